@@ -1,0 +1,9 @@
+//! BGP wire codec: one module per protocol thing.
+//!
+//! Decoding uses nom over `&[u8]`; encoding appends to a `bytes::BytesMut`. Nothing here
+//! panics on input from a peer, and no parser reads past a length field.
+
+pub mod evpn;
+pub mod extcomm;
+pub mod pmsi;
+pub mod types;
