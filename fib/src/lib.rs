@@ -12,3 +12,9 @@ pub mod reconcile;
 
 pub use model::*;
 pub use reconcile::{diff, Op, Plan, Skipped};
+pub mod dataplane;
+pub mod error;
+pub mod memory;
+
+pub use dataplane::{ApplyReport, Counters, Dataplane, Event, EventReceiver, OpError};
+pub use error::FibError;
