@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::FibError;
-use crate::model::{Mac, Snapshot, Topology, Vni};
+use crate::model::{FdbKey, Mac, NeighKey, Snapshot, Topology, Vni};
 use crate::reconcile::{Op, Plan};
 
 /// Something changed in the kernel that the upper layer cares about.
@@ -41,13 +41,19 @@ pub enum Event {
         vni: Vni,
         ip: IpAddr,
     },
-    /// An entry evpnd owns was removed behind its back (by hand, a link flap, or the
-    /// kernel): reconcile again.
-    OwnedRemoved {
-        vni: Vni,
-    },
+    /// An entry evpnd owns was removed: by evpnd itself, or behind its back (by hand, a
+    /// link going away, the kernel). If it is still desired, reconcile it again.
+    OwnedRemoved(OwnedEntry),
     /// Events were lost (ENOBUFS on the monitor socket): dump and reconcile.
     Resync,
+}
+
+/// An entry of [`FibState`](crate::model::FibState).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum OwnedEntry {
+    Fdb(FdbKey),
+    Flood { vni: Vni, vtep: IpAddr },
+    Neigh(NeighKey),
 }
 
 /// Receiving side of the event stream; usable from async (`recv().await`) and blocking

@@ -16,5 +16,7 @@ pub mod dataplane;
 pub mod error;
 pub mod memory;
 
-pub use dataplane::{ApplyReport, Counters, Dataplane, Event, EventReceiver, OpError};
+pub use dataplane::{ApplyReport, Counters, Dataplane, Event, EventReceiver, OpError, OwnedEntry};
 pub use error::FibError;
+pub mod netlink;
+pub use netlink::NetlinkDataplane;

@@ -304,7 +304,10 @@ mod tests {
             }
         );
         for _ in 0..EVENT_QUEUE + 10 {
-            dp.inject(Event::OwnedRemoved { vni: Vni(100) });
+            dp.inject(Event::OwnedRemoved(crate::dataplane::OwnedEntry::Flood {
+                vni: Vni(100),
+                vtep: vtep(1),
+            }));
         }
         while rx.try_recv().is_ok() {}
         dp.age_local(Vni(100), mac);
