@@ -8,20 +8,29 @@ use std::process::Command;
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
-    assert_eq!(uid, 0, "kernel tests need root (network namespaces); run as root");
+    assert_eq!(
+        uid, 0,
+        "kernel tests need root (network namespaces); run as root"
+    );
     for tool in ["ip", "bridge", "ping"] {
         let ok = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false);
-        assert!(ok, "kernel tests need `{tool}` (apt-get install iproute2 iputils-ping)");
+        assert!(
+            ok,
+            "kernel tests need `{tool}` (apt-get install iproute2 iputils-ping)"
+        );
     }
 }
 
 fn random_suffix() -> String {
     let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").expect("read uuid");
-    uuid.chars().filter(|c| c.is_ascii_hexdigit()).take(8).collect()
+    uuid.chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(8)
+        .collect()
 }
 
 /// A network namespace that exists while this value lives.
@@ -49,7 +58,11 @@ impl Netns {
 
     pub fn json(&self, cmd: &str) -> serde_json::Value {
         let out = self.run(cmd);
-        let out = if out.trim().is_empty() { "[]".to_string() } else { out };
+        let out = if out.trim().is_empty() {
+            "[]".to_string()
+        } else {
+            out
+        };
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("`{cmd}` gave no JSON ({e}): {out}"))
     }
 
@@ -69,12 +82,17 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 pub fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().expect("spawn sh");
+    let out = Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .expect("spawn sh");
     assert!(
         out.status.success(),
         "`{cmd}` failed: {}{}",
