@@ -17,7 +17,7 @@ use tokio::sync::mpsc::{self, Sender};
 
 use super::decode::{self, FdbRow, NeighRow};
 use super::dump_topology;
-use super::socket::{for_each_message, in_netns, open_route_socket, RequestSocket};
+use super::socket::{for_each_message_except, in_netns, open_route_socket, RequestSocket};
 use crate::dataplane::{Event, EventReceiver, OwnedEntry};
 use crate::error::FibError;
 use crate::model::Topology;
@@ -132,24 +132,25 @@ impl Monitor {
             let mut events = Vec::new();
             let mut links_changed = false;
             let topo = &self.topology;
-            let walked = for_each_message(buf.get(..n).unwrap_or(&[]), |m| {
-                let NetlinkPayload::InnerMessage(inner) = m.payload else {
-                    return;
-                };
-                match inner {
-                    RouteNetlinkMessage::NewLink(_)
-                    | RouteNetlinkMessage::DelLink(_)
-                    | RouteNetlinkMessage::NewAddress(_)
-                    | RouteNetlinkMessage::DelAddress(_) => links_changed = true,
-                    RouteNetlinkMessage::NewNeighbour(n) => {
-                        neigh_event(topo, &n, true, &mut events)
+            let walked =
+                for_each_message_except(buf.get(..n).unwrap_or(&[]), is_ext_learned_add, |m| {
+                    let NetlinkPayload::InnerMessage(inner) = m.payload else {
+                        return;
+                    };
+                    match inner {
+                        RouteNetlinkMessage::NewLink(_)
+                        | RouteNetlinkMessage::DelLink(_)
+                        | RouteNetlinkMessage::NewAddress(_)
+                        | RouteNetlinkMessage::DelAddress(_) => links_changed = true,
+                        RouteNetlinkMessage::NewNeighbour(n) => {
+                            neigh_event(topo, &n, true, &mut events)
+                        }
+                        RouteNetlinkMessage::DelNeighbour(n) => {
+                            neigh_event(topo, &n, false, &mut events)
+                        }
+                        _ => {}
                     }
-                    RouteNetlinkMessage::DelNeighbour(n) => {
-                        neigh_event(topo, &n, false, &mut events)
-                    }
-                    _ => {}
-                }
-            });
+                });
             if let Err(e) = walked {
                 tracing::warn!("netlink monitor: {e}; resync");
                 events.push(Event::Resync);
@@ -179,6 +180,20 @@ impl Monitor {
             }
         }
     }
+}
+
+const RTM_NEWNEIGH: u16 = 28;
+const NTF_EXT_LEARNED: u8 = 0x10;
+
+/// RTM_NEWNEIGH with NTF_EXT_LEARNED: an entry added by a control plane (mostly our own
+/// apply, up to 2M notifications for 1M MACs). None of them makes an event, so they are
+/// skipped unparsed to keep the monitor ahead of the kernel. (An ext-learned row on a
+/// host port, put there by another agent, is thus not reported as local.)
+fn is_ext_learned_add(raw: &[u8]) -> bool {
+    let ty = raw.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    // nlmsghdr (16 bytes), then ndmsg: family, pad[3], ifindex, state(2), flags(1).
+    let flags = raw.get(16 + 10).copied();
+    ty == Some(RTM_NEWNEIGH) && flags.is_some_and(|f| f & NTF_EXT_LEARNED != 0)
 }
 
 /// Events for one neighbour notification. Our own adds (ext-learned rows) produce none:

@@ -92,6 +92,16 @@ pub fn open_route_socket(rcvbuf: i32) -> io::Result<Socket> {
 /// Walks the netlink messages in one datagram.
 pub fn for_each_message(
     buf: &[u8],
+    f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>),
+) -> Result<(), FibError> {
+    for_each_message_except(buf, |_| false, f)
+}
+
+/// Like [`for_each_message`], but messages for which `skip(raw bytes)` holds are passed
+/// over without being parsed (the monitor's fast path).
+pub fn for_each_message_except(
+    buf: &[u8],
+    skip: impl Fn(&[u8]) -> bool,
     mut f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>),
 ) -> Result<(), FibError> {
     let mut off = 0;
@@ -106,6 +116,10 @@ pub fn for_each_message(
             return Err(FibError::Decode(format!("bad nlmsg_len {len} at {off}")));
         }
         let Some(one) = rest.get(..len) else { break };
+        if skip(one) {
+            off += (len + 3) & !3;
+            continue;
+        }
         match NetlinkMessage::<RouteNetlinkMessage>::deserialize(one) {
             Ok(m) => f(m),
             // A message this library cannot parse (new kernel attribute layout) is
