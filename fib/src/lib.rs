@@ -19,4 +19,4 @@ pub mod memory;
 pub use dataplane::{ApplyReport, Counters, Dataplane, Event, EventReceiver, OpError, OwnedEntry};
 pub use error::FibError;
 pub mod netlink;
-pub use netlink::NetlinkDataplane;
+pub use netlink::{MonitorConfig, NetlinkDataplane};

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::{require_root, Netns};
 use fib::{
-    diff, Dataplane, Event, EventReceiver, FdbKey, FibError, FibState, Mac, NeighKey,
-    NetlinkDataplane, Op, OwnedEntry, Plan, RemoteFdb, Vni,
+    diff, Dataplane, Event, EventReceiver, FdbKey, FibError, FibState, Mac, MonitorConfig,
+    NeighKey, NetlinkDataplane, Op, OwnedEntry, Plan, RemoteFdb, Vni,
 };
 use serde_json::Value;
 
@@ -168,6 +168,8 @@ fn state_a() -> FibState {
         .insert(nk("192.168.100.21"), mac("02:00:00:00:00:01"));
     st.neigh
         .insert(nk("192.168.100.23"), mac("02:00:00:00:00:03"));
+    st.neigh
+        .insert(nk("fd00:100::21"), mac("02:00:00:00:00:01"));
     st
 }
 
@@ -270,6 +272,49 @@ fn local_mac_learned_from_host_traffic() {
             mac: host_mac,
         }
     });
+
+    // The VXLAN device goes down: the new topology says so.
+    leaf.run("ip link set vxlan100 down");
+    wait_event(
+        &mut rx,
+        "Topology (vxlan100 down)",
+        |e| matches!(e, Event::Topology(t) if t.vxlans.values().all(|v| !v.up)),
+    );
+}
+
+#[test]
+fn monitor_overflow_becomes_resync() {
+    require_root();
+    let leaf = Netns::new("leaf");
+    leaf.leaf();
+    leaf.run("ip link add name vh0 type veth peer name vh0p");
+    leaf.run("ip link set vh0 master br100");
+    let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
+    // Tiny buffers, and nobody reading: the kernel must drop notifications.
+    let mut rx = dp
+        .subscribe_with(MonitorConfig {
+            rcvbuf: 4096,
+            queue: 2,
+        })
+        .unwrap();
+    let batch = std::env::temp_dir().join(format!("{}.batch", leaf.name));
+    let lines: String = (0..3000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            format!(
+                "fdb add 02:00:00:00:{:02x}:{:02x} dev vh0 master static\n",
+                b[2], b[3]
+            )
+        })
+        .collect();
+    std::fs::write(&batch, lines).unwrap();
+    leaf.run(&format!("bridge -batch {}", batch.display()));
+    let _ = std::fs::remove_file(&batch);
+    wait_event(&mut rx, "Resync", |e| *e == Event::Resync);
+    // After a resync the dump has everything the lost events would have said.
+    let snap = dp.dump().unwrap();
+    assert_eq!(snap.local.macs.len(), 3000);
+    assert!(snap.local.macs.values().all(|l| l.sticky));
 }
 
 #[test]
@@ -283,7 +328,7 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
     let a = state_a();
     let plan = reconcile(&mut dp, &a);
-    assert_eq!(plan.ops.len(), 7);
+    assert_eq!(plan.ops.len(), 8, "{plan:?}");
     let (fdb, neigh) = frr_rows(&a);
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh));
@@ -316,7 +361,7 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh));
     let c = dp.counters();
-    assert_eq!(c.ops_applied, 10);
+    assert_eq!(c.ops_applied, 11);
     assert_eq!(c.op_errors, 0);
     assert!(c.batches >= 2 && c.batches <= 4, "{c:?}");
 }
@@ -358,7 +403,7 @@ fn hand_made_entries_survive_and_restart_removes_stale() {
     b.fdb.insert(fk("02:00:00:00:00:01"), remote("10.0.0.2"));
     b.flood.insert((VNI, ip("10.0.0.2")));
     let plan = reconcile(&mut dp, &b);
-    assert_eq!(plan.ops.len(), 5, "{plan:?}");
+    assert_eq!(plan.ops.len(), 6, "{plan:?}");
     let (fdb, neigh_b) = frr_rows(&b);
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh_b));

@@ -26,6 +26,7 @@ use crate::error::FibError;
 use crate::model::{Snapshot, Topology};
 use crate::reconcile::Plan;
 use decode::{FdbRow, NeighRow};
+pub use monitor::MonitorConfig;
 use socket::{Answer, RequestSocket};
 
 /// rtnetlink dataplane of one network namespace.
@@ -87,6 +88,11 @@ impl NetlinkDataplane {
     /// The topology of the last dump (used to resolve VNIs in `apply`).
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// `subscribe` with other buffer sizes (tests provoke an overflow with tiny ones).
+    pub fn subscribe_with(&mut self, cfg: MonitorConfig) -> Result<EventReceiver, FibError> {
+        monitor::spawn(self.netns.clone(), cfg)
     }
 
     /// Re-reads links and addresses only.
@@ -226,7 +232,7 @@ impl Dataplane for NetlinkDataplane {
     }
 
     fn subscribe(&mut self) -> Result<EventReceiver, FibError> {
-        monitor::spawn(self.netns.clone())
+        monitor::spawn(self.netns.clone(), MonitorConfig::default())
     }
 
     fn counters(&self) -> Counters {

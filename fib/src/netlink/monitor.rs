@@ -31,8 +31,26 @@ const RTNLGRP_IPV6_IFADDR: u32 = 9;
 const MONITOR_RCVBUF: i32 = 32 << 20;
 const EVENT_QUEUE: usize = 65536;
 
-fn open_monitor() -> io::Result<Socket> {
-    let sock = open_route_socket(MONITOR_RCVBUF)?;
+/// Sizes of the monitor's buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonitorConfig {
+    /// SO_RCVBUF(FORCE) of the subscribed socket, bytes.
+    pub rcvbuf: i32,
+    /// Events queued towards the consumer before the monitor stops reading.
+    pub queue: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            rcvbuf: MONITOR_RCVBUF,
+            queue: EVENT_QUEUE,
+        }
+    }
+}
+
+fn open_monitor(rcvbuf: i32) -> io::Result<Socket> {
+    let sock = open_route_socket(rcvbuf)?;
     for g in [
         RTNLGRP_LINK,
         RTNLGRP_NEIGH,
@@ -104,11 +122,11 @@ fn attach_ext_learned_filter(sock: &Socket) -> io::Result<()> {
 }
 
 /// Subscribes and starts the monitor thread.
-pub fn spawn(netns: Option<PathBuf>) -> Result<EventReceiver, FibError> {
-    let sock = in_netns(netns.as_deref(), open_monitor)?;
+pub fn spawn(netns: Option<PathBuf>, cfg: MonitorConfig) -> Result<EventReceiver, FibError> {
+    let sock = in_netns(netns.as_deref(), move || open_monitor(cfg.rcvbuf))?;
     let mut req = RequestSocket::open(netns.as_deref())?;
     let topology = dump_topology(&mut req)?;
-    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    let (tx, rx) = mpsc::channel(cfg.queue.max(1));
     std::thread::Builder::new()
         .name("fib-monitor".into())
         .spawn(move || {
