@@ -38,6 +38,15 @@ fn desired(n: u32) -> FibState {
     st
 }
 
+/// (user, system) CPU seconds of this process so far.
+fn cpu() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
 fn rate(n: usize, secs: f64) -> String {
     format!("{:.0} entries/s", n as f64 / secs)
 }
@@ -57,16 +66,20 @@ fn main() {
     let snap = dp.dump().expect("dump");
     let plan = diff(&want, &snap);
     let t_diff = t.elapsed();
+    let (u0, s0) = cpu();
     let report = dp.apply(&plan);
+    let (u1, s1) = cpu();
     let secs = report.duration.as_secs_f64();
     println!(
-        "evpnd fib: {} ops in {:.3} s = {} ({} send() calls, {} errors; dump+diff {:.3} s)",
+        "evpnd fib: {} ops in {:.3} s = {} ({} send() calls, {} errors; dump+diff {:.3} s; cpu user {:.2} s, kernel {:.2} s)",
         plan.ops.len(),
         secs,
         rate(plan.ops.len(), secs),
         report.sends,
         report.errors.len(),
-        t_diff.as_secs_f64()
+        t_diff.as_secs_f64(),
+        u1 - u0,
+        s1 - s0
     );
     if let Some(e) = report.errors.first() {
         println!("  first error: op {} {:?}: {}", e.index, e.op, e.error);
