@@ -100,6 +100,19 @@ fn neigh_rows(ns: &Netns) -> BTreeSet<String> {
 fn frr_rows(st: &FibState) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut fdb = BTreeSet::new();
     for (k, d) in &st.fdb {
+        if d.sticky {
+            // zebra: no extern_learn at all for static MACs; ours keeps it on the vxlan
+            // row as the ownership mark, the bridge row is sticky static like zebra's.
+            fdb.insert(format!(
+                "{} dev vxlan100 dst {} flags [self,extern_learn,sticky] master - state static",
+                k.mac, d.vtep
+            ));
+            fdb.insert(format!(
+                "{} dev vxlan100 dst - flags [sticky] master br100 state static",
+                k.mac
+            ));
+            continue;
+        }
         fdb.insert(format!(
             "{} dev vxlan100 dst {} flags [self,extern_learn] master - state ",
             k.mac, d.vtep
@@ -339,6 +352,14 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     b.fdb.insert(fk("02:00:00:00:00:03"), remote("10.0.0.3"));
     b.flood.insert((VNI, ip("10.0.0.3")));
     b.neigh = a.neigh.clone();
+    // A static (sticky) MAC too.
+    b.fdb.insert(
+        fk("02:00:00:00:00:05"),
+        RemoteFdb {
+            vtep: ip("10.0.0.3"),
+            sticky: true,
+        },
+    );
     let plan = reconcile(&mut dp, &b);
     assert_eq!(
         plan.ops,
@@ -346,6 +367,13 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
             Op::FdbReplace {
                 key: fk("02:00:00:00:00:01"),
                 dest: remote("10.0.0.3")
+            },
+            Op::FdbReplace {
+                key: fk("02:00:00:00:00:05"),
+                dest: RemoteFdb {
+                    vtep: ip("10.0.0.3"),
+                    sticky: true
+                }
             },
             Op::FdbDelete {
                 key: fk("02:00:00:00:00:02"),
@@ -361,7 +389,11 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh));
     let c = dp.counters();
-    assert_eq!(c.ops_applied, 11);
+    assert_eq!(c.ops_applied, 12);
+    // Withdraw everything (the sticky MAC's two rows too): back to the bare kernel.
+    reconcile(&mut dp, &FibState::default());
+    assert_eq!(fdb_rows(&leaf), base_fdb);
+    assert_eq!(neigh_rows(&leaf), base_neigh);
     assert_eq!(c.op_errors, 0);
     assert!(c.batches >= 2 && c.batches <= 4, "{c:?}");
 }

@@ -5,6 +5,8 @@
 //! remote MAC   RTM_NEWNEIGH AF_BRIDGE  ifindex=vxlan  NTF_MASTER|NTF_SELF|NTF_EXT_LEARNED
 //!              NUD_REACHABLE  NLM_F_CREATE|NLM_F_REPLACE  NDA_LLADDR NDA_DST NDA_MASTER
 //!              -> "MAC dst VTEP self extern_learn" + "MAC extern_learn master br100"
+//! sticky MAC   the same row with NTF_STICKY, NUD_NOARP, self only; plus a bridge row
+//!              NTF_MASTER|NTF_STICKY NUD_NOARP -> "MAC sticky master br100 static"
 //! flood        RTM_NEWNEIGH AF_BRIDGE  ifindex=vxlan  NTF_SELF|NTF_EXT_LEARNED
 //!              NUD_NOARP|NUD_PERMANENT  NLM_F_CREATE|NLM_F_APPEND  NDA_LLADDR=0 NDA_DST
 //!              -> "00:00:00:00:00:00 dst VTEP self extern_learn permanent"
@@ -90,13 +92,32 @@ pub fn encode(op: &Op, topo: &Topology, out: &mut Vec<Request>) -> Result<(), Fi
     let vni = op.vni();
     let b = topo.binding(vni).ok_or(FibError::UnknownVni(vni))?;
     match *op {
+        Op::FdbReplace { key, dest } if dest.sticky => {
+            // The bridge drops NTF_STICKY on extern_learn rows, so a static MAC takes two
+            // rows: ours (`dst ... self extern_learn sticky`, the ownership mark) and a
+            // sticky static bridge row that never moves to a local port.
+            let flags = NeighbourFlags::Own | NeighbourFlags::ExtLearned | NeighbourFlags::Sticky;
+            let mut m = bridge_msg(&b, flags, NUD_REACHABLE | NUD_NOARP, key.mac);
+            m.attributes.push(bridge_dst(dest.vtep));
+            out.push(Request {
+                flags: NLM_F_CREATE | NLM_F_REPLACE,
+                msg: RouteNetlinkMessage::NewNeighbour(m),
+                enoent_ok: false,
+            });
+            if b.bridge.is_some() {
+                let flags = NeighbourFlags::Controller | NeighbourFlags::Sticky;
+                let m = bridge_msg(&b, flags, NUD_REACHABLE | NUD_NOARP, key.mac);
+                out.push(Request {
+                    flags: NLM_F_CREATE | NLM_F_REPLACE,
+                    msg: RouteNetlinkMessage::NewNeighbour(m),
+                    enoent_ok: false,
+                });
+            }
+        }
         Op::FdbReplace { key, dest } => {
             let mut flags = NeighbourFlags::Own | NeighbourFlags::ExtLearned;
             if b.bridge.is_some() {
                 flags |= NeighbourFlags::Controller;
-            }
-            if dest.sticky {
-                flags |= NeighbourFlags::Sticky;
             }
             let mut m = bridge_msg(&b, flags, NUD_REACHABLE, key.mac);
             m.attributes.push(bridge_dst(dest.vtep));
