@@ -204,11 +204,11 @@ pub enum FdbRow {
         key: FdbKey,
         local: LocalMac,
     },
-    /// The bridge's own row for a MAC on a VXLAN port (the twin of a remote `dst` row,
-    /// or learned from VXLAN traffic); `ext` when added with NTF_EXT_LEARNED.
+    /// The bridge's row for a MAC on a VXLAN port: the twin of a remote `dst` row, or
+    /// `learned` from VXLAN traffic (dynamic: neither extern_learn nor static).
     BridgeOnVxlan {
         key: FdbKey,
-        ext: bool,
+        learned: bool,
     },
     Ignore,
 }
@@ -245,7 +245,7 @@ pub fn fdb_row(t: &Topology, m: &NeighbourMessage) -> FdbRow {
             None if !flags.contains(NeighbourFlags::Own) && state & NUD_PERMANENT == 0 => {
                 FdbRow::BridgeOnVxlan {
                     key: FdbKey { vni, mac },
-                    ext,
+                    learned: !ext && state & NUD_NOARP == 0,
                 }
             }
             _ => FdbRow::Ignore,

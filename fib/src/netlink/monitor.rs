@@ -275,7 +275,7 @@ fn neigh_event(
             mac: key.mac,
         }),
         // The bridge learned the MAC from VXLAN traffic: it left the local ports.
-        FdbRow::BridgeOnVxlan { key, ext: false } if added => out.push(Event::LocalMacRemoved {
+        FdbRow::BridgeOnVxlan { key, learned: true } if added => out.push(Event::LocalMacRemoved {
             vni: key.vni,
             mac: key.mac,
         }),
