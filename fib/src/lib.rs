@@ -9,9 +9,11 @@
 
 pub mod model;
 pub mod reconcile;
+pub mod reconciler;
 
 pub use model::*;
 pub use reconcile::{diff, Op, Plan, Skipped};
+pub use reconciler::{Reconciler, ReconcilerCounters, SyncReport};
 pub mod dataplane;
 pub mod error;
 pub mod memory;

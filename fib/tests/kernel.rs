@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{require_root, Netns};
 use fib::{
     diff, Dataplane, Event, EventReceiver, FdbKey, FibError, FibState, Mac, MonitorConfig,
-    NeighKey, NetlinkDataplane, Op, OwnedEntry, Plan, RemoteFdb, Vni,
+    NeighKey, NetlinkDataplane, Op, OwnedEntry, Plan, Reconciler, RemoteFdb, Vni,
 };
 use serde_json::Value;
 
@@ -487,4 +487,41 @@ fn hand_made_entries_survive_and_restart_removes_stale() {
     // After a dump the VNI is unknown: planned ops for it are skipped, not attempted.
     let snap = dp.dump().unwrap();
     assert_eq!(diff(&b, &snap).skipped.unknown_vni, 2);
+}
+
+#[test]
+fn reconciler_loop_restores_hand_deleted_entries_without_dumping() {
+    require_root();
+    let leaf = Netns::new("leaf");
+    leaf.leaf();
+    let base_fdb = fdb_rows(&leaf);
+    let mut r = Reconciler::new(NetlinkDataplane::in_netns(leaf.path()).unwrap());
+    let mut rx = r.subscribe().unwrap();
+    let a = state_a();
+    r.set_desired(a.clone());
+    let s = r.sync().unwrap();
+    assert!(s.dumped && s.apply.is_ok() && s.planned == 8, "{s:?}");
+
+    leaf.run("bridge fdb del 02:00:00:00:00:03 dev vxlan100 dst 10.0.0.3 self");
+    leaf.run("bridge fdb del 00:00:00:00:00:00 dev vxlan100 dst 10.0.0.2 self");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = 0;
+    while seen < 2 && Instant::now() < deadline {
+        match rx.try_recv() {
+            Ok(ev) => {
+                if r.handle(&ev) {
+                    seen += 1;
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert_eq!(seen, 2, "both removals reported as due");
+    let s = r.sync().unwrap();
+    assert!(!s.dumped, "restored from the cached view");
+    assert_eq!(s.planned, 2, "{s:?}");
+    let (fdb, _) = frr_rows(&a);
+    // The bridge twin of MAC 3 stayed; the vxlan row and the flood VTEP are back.
+    assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
+    assert_eq!(r.counters().dumps, 1);
 }
