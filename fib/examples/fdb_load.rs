@@ -47,6 +47,17 @@ fn cpu() -> (f64, f64) {
     (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
+/// Resident memory of this process, MB.
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
 fn rate(n: usize, secs: f64) -> String {
     format!("{:.0} entries/s", n as f64 / secs)
 }
@@ -60,7 +71,13 @@ fn main() {
     let ns = Netns::new("load");
     ns.leaf();
     let mut dp = NetlinkDataplane::in_netns(ns.path()).expect("open netlink");
+    let rss0 = rss_mb();
     let want = desired(n);
+    println!(
+        "desired state of {} MACs: {:.1} MB resident",
+        want.fdb.len(),
+        rss_mb() - rss0
+    );
 
     let t = Instant::now();
     let snap = dp.dump().expect("dump");
