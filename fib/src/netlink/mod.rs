@@ -1,6 +1,6 @@
 //! The Linux dataplane: rtnetlink over a batched socket ([`socket`]), requests shaped
 //! like FRR's zebra ([`encode`]), dumps and events classified by [`decode`], and a
-//! monitor thread ([`monitor`]) that turns kernel notifications into [`Event`]s.
+//! monitor thread ([`monitor`]) that turns kernel notifications into [`Event`](crate::Event)s.
 //!
 //! ```text
 //!  evpn layer ──Plan──> NetlinkDataplane::apply ──batches of ~1000 msgs──> kernel
