@@ -20,7 +20,8 @@ use super::dump_topology;
 use super::socket::{for_each_message_except, in_netns, open_route_socket, RequestSocket};
 use crate::dataplane::{Event, EventReceiver, OwnedEntry};
 use crate::error::FibError;
-use crate::model::Topology;
+use crate::model::{FdbKey, LocalMac, Mac, NeighKey, Topology};
+use std::collections::HashMap;
 
 const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_NEIGH: u32 = 3;
@@ -135,6 +136,7 @@ pub fn spawn(netns: Option<PathBuf>, cfg: MonitorConfig) -> Result<EventReceiver
                 req,
                 topology,
                 tx,
+                dedup: Dedup::default(),
             }
             .run()
         })
@@ -147,6 +149,63 @@ struct Monitor {
     req: RequestSocket,
     topology: Topology,
     tx: Sender<Event>,
+    dedup: Dedup,
+}
+
+/// Suppresses repeats: the kernel notifies every neighbour state change (REACHABLE ->
+/// STALE -> DELAY -> ...) and every bridge refresh of a row; the consumer only needs to
+/// hear when a local MAC or MAC/IP appears, changes or goes.
+#[derive(Default)]
+struct Dedup {
+    macs: HashMap<FdbKey, LocalMac>,
+    neigh: HashMap<NeighKey, Mac>,
+}
+
+impl Dedup {
+    fn pass(&mut self, ev: &Event) -> bool {
+        match ev {
+            Event::LocalMacAdded {
+                vni,
+                mac,
+                port,
+                sticky,
+            } => {
+                let l = LocalMac {
+                    port: *port,
+                    sticky: *sticky,
+                };
+                self.macs.insert(
+                    FdbKey {
+                        vni: *vni,
+                        mac: *mac,
+                    },
+                    l,
+                ) != Some(l)
+            }
+            // Removals always pass: the MAC may predate the subscription.
+            Event::LocalMacRemoved { vni, mac } => {
+                self.macs.remove(&FdbKey {
+                    vni: *vni,
+                    mac: *mac,
+                });
+                true
+            }
+            Event::LocalNeighAdded { vni, ip, mac } => {
+                self.neigh.insert(NeighKey { vni: *vni, ip: *ip }, *mac) != Some(*mac)
+            }
+            Event::LocalNeighRemoved { vni, ip } => {
+                self.neigh.remove(&NeighKey { vni: *vni, ip: *ip });
+                true
+            }
+            Event::Resync => {
+                // Events were lost: forget, so that everything is reported afresh.
+                self.macs.clear();
+                self.neigh.clear();
+                true
+            }
+            Event::Topology(_) | Event::OwnedRemoved(_) => true,
+        }
+    }
 }
 
 impl Monitor {
@@ -157,6 +216,7 @@ impl Monitor {
                 Ok(n) => n,
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     tracing::warn!("netlink monitor overflowed (ENOBUFS): resync");
+                    self.dedup.pass(&Event::Resync);
                     if self.tx.blocking_send(Event::Resync).is_err() {
                         return;
                     }
@@ -215,6 +275,9 @@ impl Monitor {
                 events.push(Event::Resync);
             }
             for ev in events {
+                if !self.dedup.pass(&ev) {
+                    continue;
+                }
                 if self.tx.blocking_send(ev).is_err() {
                     return;
                 }
@@ -310,6 +373,7 @@ fn neigh_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Vni;
     use netlink_packet_core::{NetlinkHeader, NetlinkMessage};
     use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourMessage};
     use netlink_packet_route::AddressFamily;
@@ -332,6 +396,38 @@ mod tests {
         let mut buf = vec![0; m.buffer_len()];
         m.serialize(&mut buf);
         buf
+    }
+
+    #[test]
+    fn repeats_are_suppressed_until_a_change_or_resync() {
+        let mut d = Dedup::default();
+        let mac = Mac([2, 0, 0, 0, 0, 1]);
+        let ip = "192.168.100.10".parse().unwrap();
+        let add = |port| Event::LocalMacAdded {
+            vni: Vni(100),
+            mac,
+            port,
+            sticky: false,
+        };
+        let nadd = |m| Event::LocalNeighAdded {
+            vni: Vni(100),
+            ip,
+            mac: m,
+        };
+        assert!(d.pass(&add(3)));
+        assert!(!d.pass(&add(3)));
+        assert!(d.pass(&add(4)), "moved to another port");
+        assert!(d.pass(&nadd(mac)));
+        assert!(!d.pass(&nadd(mac)), "STALE -> REACHABLE is no news");
+        assert!(d.pass(&nadd(Mac([2, 0, 0, 0, 0, 2]))));
+        assert!(d.pass(&Event::LocalMacRemoved { vni: Vni(100), mac }));
+        assert!(
+            d.pass(&Event::LocalMacRemoved { vni: Vni(100), mac }),
+            "removals always pass"
+        );
+        assert!(d.pass(&add(4)));
+        assert!(d.pass(&Event::Resync));
+        assert!(d.pass(&add(4)), "after a resync everything is news");
     }
 
     #[test]
