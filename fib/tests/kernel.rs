@@ -58,8 +58,13 @@ fn fdb_rows(ns: &Netns) -> BTreeSet<String> {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
+            let src_vni = e
+                .get("src_vni")
+                .and_then(Value::as_u64)
+                .map(|v| format!(" src_vni {v}"))
+                .unwrap_or_default();
             format!(
-                "{} dev {} dst {} flags [{}] master {} state {}",
+                "{} dev {} dst {} flags [{}] master {} state {}{src_vni}",
                 s(e, "mac"),
                 s(e, "ifname"),
                 s(e, "dst"),
@@ -524,4 +529,66 @@ fn reconciler_loop_restores_hand_deleted_entries_without_dumping() {
     // The bridge twin of MAC 3 stayed; the vxlan row and the flood VTEP are back.
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(r.counters().dumps, 1);
+}
+
+/// One `external vnifilter` device carrying VNIs 100-101 (no bridge: this kernel has no
+/// VLAN-aware bridge, so only the VXLAN side of that layout can be exercised).
+#[test]
+fn vnifilter_device_carries_several_vnis() {
+    require_root();
+    let leaf = Netns::new("vf");
+    leaf.run("ip link add name vxlan0 type vxlan dstport 4789 local 10.0.0.1 external vnifilter nolearning");
+    leaf.run("bridge vni add dev vxlan0 vni 100-101");
+    leaf.run("ip link set vxlan0 up");
+    let base = fdb_rows(&leaf);
+    let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
+    let snap = dp.dump().unwrap();
+    let vnis: Vec<u32> = snap.topology.vnis().keys().map(|v| v.0).collect();
+    assert_eq!(vnis, [100, 101]);
+    let b = snap.topology.binding(Vni(101)).unwrap();
+    assert!(b.external && b.bridge.is_none());
+
+    let k = |vni: u32, m: &str| FdbKey {
+        vni: Vni(vni),
+        mac: mac(m),
+    };
+    let mut want = FibState::default();
+    want.fdb
+        .insert(k(100, "02:00:00:00:00:01"), remote("10.0.0.2"));
+    // The same MAC in another VNI is another entry.
+    want.fdb
+        .insert(k(101, "02:00:00:00:00:01"), remote("10.0.0.3"));
+    want.flood.insert((Vni(100), ip("10.0.0.2")));
+    want.flood.insert((Vni(101), ip("10.0.0.3")));
+    // No SVI for these VNIs: skipped, not failed.
+    want.neigh.insert(
+        NeighKey {
+            vni: Vni(100),
+            ip: ip("192.168.100.5"),
+        },
+        mac("02:00:00:00:00:01"),
+    );
+    let plan = reconcile(&mut dp, &want);
+    assert_eq!((plan.ops.len(), plan.skipped.unknown_vni), (4, 1));
+
+    let rows: BTreeSet<String> = fdb_rows(&leaf).difference(&base).cloned().collect();
+    let expect: BTreeSet<String> = [
+        "02:00:00:00:00:01 dev vxlan0 dst 10.0.0.2 flags [self,extern_learn] master - state  src_vni 100",
+        "02:00:00:00:00:01 dev vxlan0 dst 10.0.0.3 flags [self,extern_learn] master - state  src_vni 101",
+        "00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2 flags [self,extern_learn] master - state permanent src_vni 100",
+        "00:00:00:00:00:00 dev vxlan0 dst 10.0.0.3 flags [self,extern_learn] master - state permanent src_vni 101",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(rows, expect);
+
+    // Withdraw VNI 101's state; VNI 100's stays.
+    want.fdb.remove(&k(101, "02:00:00:00:00:01"));
+    want.flood.remove(&(Vni(101), ip("10.0.0.3")));
+    let plan = reconcile(&mut dp, &want);
+    assert_eq!(plan.ops.len(), 2);
+    let rows: BTreeSet<String> = fdb_rows(&leaf).difference(&base).cloned().collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.ends_with("src_vni 100")), "{rows:?}");
 }

@@ -224,7 +224,14 @@ pub fn fdb_row(t: &Topology, m: &NeighbourMessage) -> FdbRow {
     let state = u16::from(m.header.state);
     let ext = flags.contains(NeighbourFlags::ExtLearned);
     let ifindex = m.header.ifindex;
-    if let Some(vni) = t.vni_of_vxlan(ifindex) {
+    let src_vni = m.attributes.iter().find_map(|a| match a {
+        NeighbourAttribute::SourceVni(v) => Some(*v),
+        _ => None,
+    });
+    if t.vxlans.contains_key(&ifindex) {
+        let Some(vni) = t.vni_of_row(ifindex, src_vni) else {
+            return FdbRow::Ignore;
+        };
         return match dst(m) {
             Some(vtep) if flags.contains(NeighbourFlags::Own) => {
                 if mac.is_zero() {

@@ -78,11 +78,13 @@ fn bridge_msg(b: &VniBinding, flags: NeighbourFlags, state: u16, mac: Mac) -> Ne
     m.header.state = NeighbourState::from(state);
     m.attributes
         .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
-    // A VLAN-aware bridge with a vnifilter device maps VNI <-> VLAN (untested here: this
-    // kernel lacks bridge VLAN filtering).
+    if b.external {
+        m.attributes.push(NeighbourAttribute::SourceVni(b.vni.0));
+    }
+    // VLAN-aware bridge with a vnifilter device (untested: this kernel lacks bridge VLAN
+    // filtering).
     if let Some(vlan) = b.vlan {
         m.attributes.push(NeighbourAttribute::Vlan(vlan));
-        m.attributes.push(NeighbourAttribute::SourceVni(b.vni.0));
     }
     m
 }

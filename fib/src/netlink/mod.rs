@@ -12,6 +12,7 @@ pub mod decode;
 pub mod encode;
 pub mod monitor;
 pub mod socket;
+pub mod vnifilter;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,7 +24,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::dataplane::{ApplyReport, Counters, Dataplane, EventReceiver, OpError};
 use crate::error::FibError;
-use crate::model::{Snapshot, Topology};
+use crate::model::{Snapshot, Topology, VniBinding};
 use crate::reconcile::Plan;
 use decode::{FdbRow, NeighRow};
 pub use monitor::MonitorConfig;
@@ -54,7 +55,25 @@ pub(crate) fn dump_topology(sock: &mut RequestSocket) -> Result<Topology, FibErr
             }
         },
     )?;
-    Ok(decode::topology(&links, &addrs))
+    let mut t = decode::topology(&links, &addrs);
+    if t.vxlans.values().any(|d| d.vnifilter) {
+        for (ifindex, vni) in vnifilter::dump(sock)? {
+            let external = t.vxlans.get(&ifindex).is_some_and(|d| d.external);
+            if external {
+                t.filtered.insert(
+                    vni,
+                    VniBinding {
+                        vni,
+                        vxlan: ifindex,
+                        bridge: None,
+                        vlan: None,
+                        external,
+                    },
+                );
+            }
+        }
+    }
+    Ok(t)
 }
 
 fn neigh_dump_request(family: AddressFamily) -> RouteNetlinkMessage {
