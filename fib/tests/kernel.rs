@@ -542,6 +542,7 @@ fn vnifilter_device_carries_several_vnis() {
     leaf.run("ip link set vxlan0 up");
     let base = fdb_rows(&leaf);
     let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
+    let mut rx = dp.subscribe().unwrap();
     let snap = dp.dump().unwrap();
     let vnis: Vec<u32> = snap.topology.vnis().keys().map(|v| v.0).collect();
     assert_eq!(vnis, [100, 101]);
@@ -591,4 +592,12 @@ fn vnifilter_device_carries_several_vnis() {
     let rows: BTreeSet<String> = fdb_rows(&leaf).difference(&base).cloned().collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows.iter().all(|r| r.ends_with("src_vni 100")), "{rows:?}");
+
+    // A VNI added to the filter while we run: a new topology with it.
+    leaf.run("bridge vni add dev vxlan0 vni 102");
+    wait_event(
+        &mut rx,
+        "Topology with VNI 102",
+        |e| matches!(e, Event::Topology(t) if t.binding(Vni(102)).is_some()),
+    );
 }

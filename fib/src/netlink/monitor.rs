@@ -27,6 +27,10 @@ const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_NEIGH: u32 = 3;
 const RTNLGRP_IPV4_IFADDR: u32 = 5;
 const RTNLGRP_IPV6_IFADDR: u32 = 9;
+/// VNI filter changes (`bridge vni add/del`): RTM_NEWTUNNEL / RTM_DELTUNNEL.
+const RTNLGRP_TUNNEL: u32 = 35;
+const RTM_NEWTUNNEL: u16 = 120;
+const RTM_DELTUNNEL: u16 = 121;
 /// Receive buffer of the monitor socket: a burst of notifications (our own 1M-entry
 /// programming makes 2M) must not overflow at once.
 const MONITOR_RCVBUF: i32 = 32 << 20;
@@ -250,26 +254,35 @@ impl Monitor {
             };
             let mut events = Vec::new();
             let mut links_changed = false;
+            let mut vni_filter_changed = false;
             let topo = &self.topology;
-            let walked =
-                for_each_message_except(buf.get(..n).unwrap_or(&[]), is_ext_learned_add, |m| {
-                    let NetlinkPayload::InnerMessage(inner) = m.payload else {
-                        return;
-                    };
-                    match inner {
-                        RouteNetlinkMessage::NewLink(_)
-                        | RouteNetlinkMessage::DelLink(_)
-                        | RouteNetlinkMessage::NewAddress(_)
-                        | RouteNetlinkMessage::DelAddress(_) => links_changed = true,
-                        RouteNetlinkMessage::NewNeighbour(n) => {
-                            neigh_event(topo, &n, true, &mut events)
-                        }
-                        RouteNetlinkMessage::DelNeighbour(n) => {
-                            neigh_event(topo, &n, false, &mut events)
-                        }
-                        _ => {}
+            // Tunnel messages are not modelled by the parser: noticed raw, then skipped.
+            let skip = |raw: &[u8]| {
+                if matches!(msg_type(raw), Some(RTM_NEWTUNNEL | RTM_DELTUNNEL)) {
+                    vni_filter_changed = true;
+                    return true;
+                }
+                is_ext_learned_add(raw)
+            };
+            let walked = for_each_message_except(buf.get(..n).unwrap_or(&[]), skip, |m| {
+                let NetlinkPayload::InnerMessage(inner) = m.payload else {
+                    return;
+                };
+                match inner {
+                    RouteNetlinkMessage::NewLink(_)
+                    | RouteNetlinkMessage::DelLink(_)
+                    | RouteNetlinkMessage::NewAddress(_)
+                    | RouteNetlinkMessage::DelAddress(_) => links_changed = true,
+                    RouteNetlinkMessage::NewNeighbour(n) => {
+                        neigh_event(topo, &n, true, &mut events)
                     }
-                });
+                    RouteNetlinkMessage::DelNeighbour(n) => {
+                        neigh_event(topo, &n, false, &mut events)
+                    }
+                    _ => {}
+                }
+            });
+            links_changed |= vni_filter_changed;
             if let Err(e) = walked {
                 tracing::warn!("netlink monitor: {e}; resync");
                 events.push(Event::Resync);
@@ -311,8 +324,12 @@ const NTF_EXT_LEARNED: u8 = 0x10;
 /// apply, up to 2M notifications for 1M MACs). None of them makes an event, so they are
 /// skipped unparsed to keep the monitor ahead of the kernel. (An ext-learned row on a
 /// host port, put there by another agent, is thus not reported as local.)
+fn msg_type(raw: &[u8]) -> Option<u16> {
+    raw.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]))
+}
+
 fn is_ext_learned_add(raw: &[u8]) -> bool {
-    let ty = raw.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    let ty = msg_type(raw);
     // nlmsghdr (16 bytes), then ndmsg: family, pad[3], ifindex, state(2), flags(1).
     let flags = raw.get(16 + 10).copied();
     ty == Some(RTM_NEWNEIGH) && flags.is_some_and(|f| f & NTF_EXT_LEARNED != 0)

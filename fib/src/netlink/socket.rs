@@ -101,7 +101,7 @@ pub fn for_each_message(
 /// over without being parsed (the monitor's fast path).
 pub fn for_each_message_except(
     buf: &[u8],
-    skip: impl Fn(&[u8]) -> bool,
+    mut skip: impl FnMut(&[u8]) -> bool,
     mut f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>),
 ) -> Result<(), FibError> {
     let mut off = 0;
