@@ -64,6 +64,11 @@ fn open_monitor(rcvbuf: i32) -> io::Result<Socket> {
     ] {
         sock.add_membership(g)?;
     }
+    // Older kernels have no tunnel group: then VNI filter changes arrive with the next
+    // link event instead.
+    if let Err(e) = sock.add_membership(RTNLGRP_TUNNEL) {
+        tracing::debug!("no RTNLGRP_TUNNEL: {e}");
+    }
     // Wake up now and then to notice a dropped receiver and end the thread.
     let tv = libc::timeval {
         tv_sec: 0,
