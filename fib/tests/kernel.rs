@@ -199,7 +199,7 @@ fn local_mac_learned_from_host_traffic() {
     leaf.leaf();
     // No IPv6 on the host: its DAD/RS frames would teach the bridge the MAC before the
     // test looks.
-    host.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+    host.no_ipv6();
     leaf.run(&format!(
         "ip link add name vh0 type veth peer name eth0 netns {}",
         host.name
@@ -538,7 +538,7 @@ fn vnifilter_device_carries_several_vnis() {
     require_root();
     let leaf = Netns::new("vf");
     // No IPv6 address events: the VNI filter change below must be noticed on its own.
-    leaf.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+    leaf.no_ipv6();
     leaf.run("ip link add name vxlan0 type vxlan dstport 4789 local 10.0.0.1 external vnifilter nolearning");
     leaf.run("bridge vni add dev vxlan0 vni 100-101");
     leaf.run("ip link set vxlan0 up");
