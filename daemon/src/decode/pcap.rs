@@ -461,9 +461,7 @@ mod tests {
         let ka = keepalive();
         let frames = [(1000u32, &ka[..10]), (1010u32, &ka[10..])];
         let mut file = Vec::new();
-        for v in [0xa1b2c3d4u32] {
-            file.extend_from_slice(&v.to_le_bytes());
-        }
+        file.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
         file.extend_from_slice(&2u16.to_le_bytes());
         file.extend_from_slice(&4u16.to_le_bytes());
         file.extend_from_slice(&[0; 8]);
