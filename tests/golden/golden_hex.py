@@ -258,9 +258,13 @@ def describe(m):
         code, sub = body[0], body[1]
         data = body[2:]
         d = [f"code={code} subcode={sub} data={data.hex()}"]
+        if code == 6 and sub == 9 and len(data) >= 2:
+            # RFC 8538 Hard Reset: the data is the inner NOTIFICATION's code, subcode, data.
+            d.append(f"hard reset (RFC 8538): inner code={data[0]} subcode={data[1]} data={data[2:].hex()}")
+            code, sub, data = data[0], data[1], data[2:]
         if code == 6 and sub in (2, 4) and data:
-            d.append(f"shutdown communication len={data[0]} text={data[1:1 + data[0]].decode()!r}")
-        return f"NOTIFICATION code={code} subcode={sub} data={data.hex()}", d
+            d.append(f"shutdown communication (RFC 9003) len={data[0]} text={data[1:1 + data[0]].decode()!r}")
+        return f"NOTIFICATION code={body[0]} subcode={body[1]} data={body[2:].hex()}", d
     if t == 4:
         return "KEEPALIVE", []
     if t == 5:
