@@ -571,7 +571,8 @@ impl std::fmt::Display for EvpnNlri {
     /// RD, which FRR shows on its own line. Two FRR quirks are kept so outputs compare equal:
     /// the Ethernet tag of types 2, 3 and 5 prints as a signed number (`%d`), and a received
     /// type 1 shows FRR's internal originator/fragment fields as `[32]:[0.0.0.0]:[0]` (they
-    /// are not in the NLRI). An unknown type prints `[type]:[hex value]`.
+    /// are not in the NLRI). The MAC length prints as received (FRR always prints 48, which
+    /// every legal route carries). An unknown type prints `[type]:[hex value]`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // FRR formats these tags with %d.
         let signed = |tag: u32| tag as i32;

@@ -212,3 +212,10 @@ impl fmt::Debug for EvpnRouteKey {
         write!(f, "EvpnRouteKey({self})")
     }
 }
+
+impl serde::Serialize for EvpnRouteKey {
+    /// As its `Display` text, for JSON output of RIB contents.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

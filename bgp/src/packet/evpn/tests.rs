@@ -665,6 +665,10 @@ mod route_key {
             "10.0.0.1:2 [2]:[0]:[48]:[aa:bb:cc:dd:ee:ff]:[32]:[10.1.1.1]"
         );
         assert_eq!(std::mem::size_of::<EvpnRouteKey>(), 37);
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            "\"10.0.0.1:2 [2]:[0]:[48]:[aa:bb:cc:dd:ee:ff]:[32]:[10.1.1.1]\""
+        );
     }
 
     #[test]
@@ -676,4 +680,14 @@ mod route_key {
         let b = with(|r| r.rd = rd("10.0.0.1:2")).key();
         assert!(a < b);
     }
+}
+
+#[test]
+fn sizes_stay_small() {
+    // Printed for the record (cargo test -- --nocapture); bounds keep regressions visible.
+    let nlri = std::mem::size_of::<EvpnNlri>();
+    let key = std::mem::size_of::<EvpnRouteKey>();
+    println!("size_of EvpnNlri = {nlri}, EvpnRouteKey = {key}");
+    assert!(nlri <= 80, "EvpnNlri grew to {nlri} bytes");
+    assert_eq!(key, 37);
 }
