@@ -151,6 +151,8 @@ pub enum NlriError {
 }
 
 mod esi;
+#[cfg(test)]
+mod gobgp_golden;
 mod key;
 #[cfg(test)]
 mod tests;
