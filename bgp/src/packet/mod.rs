@@ -6,4 +6,6 @@
 pub mod evpn;
 pub mod extcomm;
 pub mod pmsi;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategy;
 pub mod types;
