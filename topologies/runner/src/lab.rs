@@ -88,12 +88,12 @@ fn build(topo: &Topology, dir: &LabDir, state: &mut State) -> Result<()> {
             node: n.name.clone(),
             name: ns.clone(),
             role: n.role,
-            inode: None,
+            cookie: None,
         });
         dir.save(state)?;
-        let inode = sys::netns_add(&ns)?;
+        let cookie = sys::netns_add(&ns)?;
         if let Some(r) = state.namespaces.last_mut() {
-            r.inode = Some(inode);
+            r.cookie = Some(cookie);
         }
         dir.save(state)?;
         sys::run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
@@ -153,7 +153,7 @@ fn build(topo: &Topology, dir: &LabDir, state: &mut State) -> Result<()> {
     Ok(())
 }
 
-/// Stops what `state` lists and removes it; skips (and reports) any namespace whose inode
+/// Stops what `state` lists and removes it; skips (and reports) any namespace whose cookie
 /// is not the one recorded, because then it is not the one this runner made.
 fn teardown(dir: &LabDir, state: &State) -> Result<()> {
     let mut problems = Vec::new();
@@ -161,9 +161,7 @@ fn teardown(dir: &LabDir, state: &State) -> Result<()> {
     // Daemons first, so they exit cleanly while their interfaces still exist.
     let mut pids = Vec::new();
     for d in &state.daemons {
-        let inode = state
-            .namespace(&d.node)
-            .and_then(|r| r.inode.or_else(|| sys::netns_inode(&r.name)));
+        let inode = state.namespace(&d.node).and_then(NsRecord::owned_inode);
         if let Some(pid) = daemons::running_pid(d, inode) {
             pids.push(pid);
         }
@@ -171,18 +169,16 @@ fn teardown(dir: &LabDir, state: &State) -> Result<()> {
     sys::terminate(&pids, Duration::from_secs(3));
 
     for r in &state.namespaces {
-        let Some(inode) = sys::netns_inode(&r.name) else {
+        if sys::netns_inode(&r.name).is_none() {
             continue;
-        };
-        // `None`: the runner died between `ip netns add` and recording the inode, so the
-        // name is still ours; a different inode means someone else's namespace now.
-        if r.inode.is_some_and(|i| i != inode) {
+        }
+        let Some(inode) = r.owned_inode() else {
             eprintln!(
                 "evpnlab: namespace {} is not the one evpnlab created (replaced); left alone",
                 r.name
             );
             continue;
-        }
+        };
         // Whatever else runs in our namespace (a ping from `exec`, a shell) goes with it.
         sys::terminate(&sys::pids_in_netns(inode), Duration::from_secs(2));
         for l in &state.links {
@@ -240,7 +236,7 @@ pub fn exec(topo: &Topology, node: &str, argv: &[String]) -> Result<i32> {
     let rec = state
         .namespace(node)
         .ok_or_else(|| Error::Other(format!("node {node} has no namespace in this lab")))?;
-    if rec.inode.is_none() || sys::netns_inode(&rec.name) != rec.inode {
+    if rec.owned_inode().is_none() {
         return Err(Error::Refused(format!(
             "namespace {} is missing or not the one evpnlab created",
             rec.name
@@ -306,8 +302,8 @@ pub fn status(topo: &Topology) -> Result<LabStatus> {
     for n in &topo.nodes {
         let ns = topo.namespace(&n.name);
         let rec = state.as_ref().and_then(|s| s.namespace(&n.name));
-        let inode = rec.and_then(|r| r.inode);
-        let namespace_ok = inode.is_some() && sys::netns_inode(&ns) == inode;
+        let inode = rec.and_then(NsRecord::owned_inode);
+        let namespace_ok = inode.is_some();
         let daemons: Vec<DaemonStatus> = state
             .iter()
             .flat_map(|s| s.daemons.iter())

@@ -1,9 +1,9 @@
 //! What THIS runner created for a lab, kept in `/run/evpnlab/<lab>/state.json`.
 //!
-//! Every namespace and link is written down *before* it is created, and a namespace's nsfs
-//! inode right after, so a runner killed at any point leaves a file that the next `up` or
-//! `down` can clean up from — and anything not listed here (or listed with another inode) is
-//! never touched.
+//! Every namespace and link is written down *before* it is created, and a namespace's
+//! cookie (the kernel's never-reused id of a network namespace) right after, so a runner
+//! killed at any point leaves a file that the next `up` or `down` can clean up from — and a
+//! namespace not listed here, or listed with another cookie, is never touched.
 
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
@@ -29,8 +29,20 @@ pub struct NsRecord {
     pub node: String,
     pub name: String,
     pub role: Role,
-    /// nsfs inode; `None` only if the runner died between `ip netns add` and recording it.
-    pub inode: Option<u64>,
+    /// Namespace cookie; `None` only if the runner died between `ip netns add` and
+    /// recording it (the name alone then says it is ours).
+    pub cookie: Option<u64>,
+}
+
+impl NsRecord {
+    /// The nsfs inode of the namespace if it exists and is the one this runner created.
+    pub fn owned_inode(&self) -> Option<u64> {
+        let inode = crate::sys::netns_inode(&self.name)?;
+        match self.cookie {
+            None => Some(inode),
+            Some(c) => (crate::sys::netns_cookie(&self.name) == Some(c)).then_some(inode),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -56,9 +56,49 @@ pub fn netns_inode(name: &str) -> Option<u64> {
         .map(|m| m.ino())
 }
 
+/// The network namespace cookie of a named namespace: a 64-bit id the kernel never reuses
+/// (unlike nsfs inode numbers), read with `SO_NETNS_COOKIE` on a socket made inside it.
+pub fn netns_cookie(name: &str) -> Option<u64> {
+    let file = std::fs::File::open(Path::new("/run/netns").join(name)).ok()?;
+    // setns(CLONE_NEWNET) moves only the calling thread, so use a throwaway one.
+    std::thread::spawn(move || {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: plain syscalls on descriptors this thread owns; `cookie` and `len` are
+        // valid for the sizes passed.
+        unsafe {
+            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return None;
+            }
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0);
+            if fd < 0 {
+                return None;
+            }
+            let mut cookie: u64 = 0;
+            let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+            let rc = libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_NETNS_COOKIE,
+                (&mut cookie as *mut u64).cast(),
+                &mut len,
+            );
+            libc::close(fd);
+            (rc == 0).then_some(cookie)
+        }
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
+/// Creates a named namespace and returns its cookie.
 pub fn netns_add(name: &str) -> Result<u64> {
     run("ip", &["netns", "add", name])?;
-    netns_inode(name).ok_or_else(|| Error::Other(format!("namespace {name} vanished after add")))
+    netns_cookie(name).ok_or_else(|| {
+        Error::Other(format!(
+            "namespace {name}: cannot read its cookie (SO_NETNS_COOKIE needs Linux >= 5.14)"
+        ))
+    })
 }
 
 pub fn netns_del(name: &str) -> Result<()> {
@@ -179,6 +219,11 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn missing_namespace_has_no_cookie() {
+        assert_eq!(netns_cookie("evt-lab-does-not-exist"), None);
     }
 
     #[test]
