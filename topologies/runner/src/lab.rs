@@ -26,10 +26,19 @@ fn crash_point(phase: &str) {
     }
 }
 
-pub fn up(topo: &Topology) -> Result<()> {
+/// Builds the lab. State left by a run that died half-way is cleaned up first; a lab that is
+/// fully up is only rebuilt with `reconfigure` (like containerlab's `--reconfigure`).
+pub fn up(topo: &Topology, reconfigure: bool) -> Result<()> {
     let dir = LabDir::new(&topo.name);
     let _lock = dir.lock(&topo.name)?;
     if let Some(old) = dir.load()? {
+        if old.phase == Phase::Up && !reconfigure {
+            return Err(Error::Other(format!(
+                "lab {} is already up; `evpnlab down` it first, or pass --reconfigure to \
+                 rebuild it",
+                topo.name
+            )));
+        }
         eprintln!(
             "evpnlab: lab {} has state from an earlier run (phase {:?}); cleaning that up first",
             topo.name, old.phase

@@ -24,7 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Build the lab: namespaces, links, exec commands, daemons.
-    Up { file: PathBuf },
+    Up {
+        file: PathBuf,
+        /// Tear down and rebuild the lab if it is already up.
+        #[arg(long)]
+        reconfigure: bool,
+    },
     /// Stop the lab's daemons and delete what evpnlab created for it.
     Down { file: PathBuf },
     /// Run a command in a node's namespace (vtysh is pointed at the node's FRR).
@@ -66,10 +71,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> evpnlab::Result<ExitCode> {
     let name = cli.name.as_deref();
     match cli.cmd {
-        Cmd::Up { file } => {
+        Cmd::Up { file, reconfigure } => {
             let topo = Topology::load(&file, name)?;
             let start = Instant::now();
-            lab::up(&topo)?;
+            lab::up(&topo, reconfigure)?;
             eprintln!(
                 "evpnlab: lab {} is up ({} nodes, {} links) in {:.1} s",
                 topo.name,

@@ -67,20 +67,12 @@ fn down_leaves_foreign_and_replaced_namespaces_alone() {
 
     ok(&name, "up", &file, &[]);
     let f = file.to_str().expect("utf-8");
-    let o = evpnlab(&[
-        "--name",
+    let o = lab_exec(
         &name,
-        "exec",
-        f,
+        &file,
         "h1",
-        "--",
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        "2",
-        "192.0.2.2",
-    ]);
+        &["ping", "-c", "1", "-W", "2", "192.0.2.2"],
+    );
     assert!(o.status.success(), "h1 -> h2 over the veth: {}", text(&o));
 
     // Someone replaces h2's namespace with their own under the same name.
@@ -97,7 +89,7 @@ fn down_leaves_foreign_and_replaced_namespaces_alone() {
         .unwrap_or_default();
     assert_eq!(h2_status["namespace_ok"], false, "{st}");
     // exec refuses to run in a namespace that is not ours.
-    let o = evpnlab(&["--name", &name, "exec", f, "h2", "--", "true"]);
+    let o = lab_exec(&name, &file, "h2", &["true"]);
     assert!(!o.status.success());
 
     ok(&name, "down", &file, &[]);
@@ -158,21 +150,21 @@ fn up_after_crash_between_links_and_exec() {
     assert!(namespace_exists(&format!("clab-{name}-h1")));
 
     ok(&name, "up", &file, &[]);
-    let o = evpnlab(&[
-        "--name",
+    let o = lab_exec(
         &name,
-        "exec",
-        f,
+        &file,
         "h1",
-        "--",
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        "2",
-        "192.0.2.2",
-    ]);
+        &["ping", "-c", "1", "-W", "2", "192.0.2.2"],
+    );
     assert!(o.status.success(), "{}", text(&o));
+    // A lab that is fully up is not rebuilt by accident...
+    let o = evpnlab(&["--name", &name, "up", f]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("already up"), "{err}");
+    // ...only on request.
+    ok(&name, "up", &file, &["--reconfigure"]);
+    ok(&name, "status", &file, &[]);
     ok(&name, "down", &file, &[]);
     assert_eq!(
         namespaces_with_prefix(&format!("clab-{name}-")),
@@ -226,20 +218,12 @@ fn up_after_crash_with_daemons_running() {
         &["--bgp-established", "--timeout", "30"],
     );
     let reached = poll(Duration::from_secs(15), || {
-        evpnlab(&[
-            "--name",
+        lab_exec(
             &name,
-            "exec",
-            f,
+            &file,
             "host1",
-            "--",
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            "10.100.0.2",
-        ])
+            &["ping", "-c", "1", "-W", "1", "10.100.0.2"],
+        )
         .status
         .success()
         .then_some(())

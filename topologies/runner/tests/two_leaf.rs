@@ -88,41 +88,22 @@ fn two_leaf_end_to_end() {
     let bgp_took = t.elapsed();
 
     // First packets may race the type-3 routes (flood list); then it must be solid.
-    let f = file.to_str().expect("utf-8");
     let first = poll(Duration::from_secs(15), || {
-        let o = evpnlab(&[
-            "--name",
+        let o = lab_exec(
             &name,
-            "exec",
-            f,
+            &file,
             "host1",
-            "--",
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            "10.100.0.2",
-        ]);
+            &["ping", "-c", "1", "-W", "1", "10.100.0.2"],
+        );
         o.status.success().then_some(())
     });
     assert!(first.is_some(), "host1 never reached host2 across VXLAN");
-    let o = evpnlab(&[
-        "--name",
+    let o = lab_exec(
         &name,
-        "exec",
-        f,
+        &file,
         "host1",
-        "--",
-        "ping",
-        "-c",
-        "5",
-        "-i",
-        "0.2",
-        "-W",
-        "1",
-        "10.100.0.2",
-    ]);
+        &["ping", "-c", "5", "-i", "0.2", "-W", "1", "10.100.0.2"],
+    );
     assert!(o.status.success(), "ping host1 -> host2: {}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains(" 0% packet loss"),
@@ -130,22 +111,12 @@ fn two_leaf_end_to_end() {
         text(&o)
     );
     // And the other way round, from the macvlan-attached host.
-    let o = evpnlab(&[
-        "--name",
+    let o = lab_exec(
         &name,
-        "exec",
-        f,
+        &file,
         "host2",
-        "--",
-        "ping",
-        "-c",
-        "3",
-        "-i",
-        "0.2",
-        "-W",
-        "1",
-        "10.100.0.1",
-    ]);
+        &["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.100.0.1"],
+    );
     assert!(o.status.success(), "ping host2 -> host1: {}", text(&o));
 
     // status --json: every node up with its daemons, every link up.
@@ -176,9 +147,7 @@ fn two_leaf_end_to_end() {
     assert!(links.iter().all(|l| l["oper_up"] == true), "{st}");
 
     // exec returns the command's exit code.
-    let o = evpnlab(&[
-        "--name", &name, "exec", f, "host1", "--", "sh", "-c", "exit 7",
-    ]);
+    let o = lab_exec(&name, &file, "host1", &["sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
     // vtysh through exec reaches the node's own FRR.
     let out = exec_out(&name, "leaf1", &["vtysh", "-c", "show running-config"]);

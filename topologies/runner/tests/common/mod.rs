@@ -73,6 +73,14 @@ pub fn ok(name: &str, sub: &str, file: &Path, rest: &[&str]) -> Output {
     o
 }
 
+/// `evpnlab --name NAME exec FILE NODE -- CMD...`, returning its output whatever the status.
+pub fn lab_exec(name: &str, file: &Path, node: &str, cmd: &[&str]) -> Output {
+    let f = file.to_str().expect("utf-8 path");
+    let mut args = vec!["--name", name, "exec", f, node, "--"];
+    args.extend_from_slice(cmd);
+    evpnlab(&args)
+}
+
 pub fn namespace_exists(ns: &str) -> bool {
     Path::new("/run/netns").join(ns).exists()
 }
