@@ -246,11 +246,28 @@ pub fn read_pid(pidfile: &Path) -> Option<i32> {
 
 /// True if `pid` runs `rec.program` inside the namespace with inode `ns_inode`.
 fn is_ours_in(rec: &DaemonRecord, pid: i32, ns_inode: Option<u64>) -> bool {
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-    let program = rec.program.canonicalize().unwrap_or(rec.program.clone());
-    exe.as_deref() == Some(program.as_path())
-        && ns_inode.is_some()
-        && sys::pid_netns_inode(pid) == ns_inode
+    ns_inode.is_some() && sys::pid_netns_inode(pid) == ns_inode && runs_program(pid, &rec.program)
+}
+
+/// The process's executable is `program`, or (for a script) `program` is its interpreter's
+/// first argument.
+fn runs_program(pid: i32, program: &Path) -> bool {
+    let program = program.canonicalize().unwrap_or(program.to_path_buf());
+    if std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .as_deref()
+        == Some(program.as_path())
+    {
+        return true;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    cmdline
+        .split(|&b| b == 0)
+        .take(2)
+        .filter_map(|a| std::str::from_utf8(a).ok())
+        .any(|a| Path::new(a).canonicalize().ok().as_deref() == Some(program.as_path()))
 }
 
 #[derive(Debug, Clone, Serialize)]

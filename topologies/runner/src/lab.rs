@@ -212,18 +212,11 @@ fn teardown(dir: &LabDir, state: &State) -> Result<()> {
 
 pub fn down(lab: &str) -> Result<bool> {
     let dir = LabDir::new(lab);
-    let lock = dir.lock(lab)?;
+    let _lock = dir.lock(lab)?;
     let Some(state) = dir.load()? else {
         return Ok(false);
     };
     teardown(&dir, &state)?;
-    drop(lock);
-    let _ = std::fs::remove_file(
-        dir.root
-            .parent()
-            .unwrap_or(Path::new("/"))
-            .join(format!(".{lab}.lock")),
-    );
     Ok(true)
 }
 

@@ -149,18 +149,38 @@ impl LabDir {
         }
     }
 
-    /// Takes the lab's exclusive lock (released when the returned file is dropped or the
-    /// process dies), so two runners never build or tear down the same lab at once.
-    pub fn lock(&self, lab: &str) -> Result<File> {
+    /// Takes the lab's exclusive lock (released when the guard is dropped or the process
+    /// dies), so two runners never build or tear down the same lab at once.
+    pub fn lock(&self, lab: &str) -> Result<LabLock> {
         let parent = self.root.parent().unwrap_or(Path::new("/"));
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let path = parent.join(format!(".{lab}.lock"));
-        let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             return Err(Error::Locked(lab.to_string()));
         }
-        Ok(f)
+        Ok(LabLock {
+            _file: file,
+            path,
+            state_file: self.state_file(),
+        })
+    }
+}
+
+/// Held lab lock; its file is removed on release when the lab has no state left, so
+/// `/run/evpnlab` does not collect lock files of labs that are gone.
+pub struct LabLock {
+    _file: File,
+    path: PathBuf,
+    state_file: PathBuf,
+}
+
+impl Drop for LabLock {
+    fn drop(&mut self) {
+        if !self.state_file.exists() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }

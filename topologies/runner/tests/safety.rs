@@ -244,6 +244,7 @@ fn exec_on_a_lab_that_is_not_up_fails_clearly() {
     require_root();
     let name = lab_name("notup");
     let file = write_hosts_lab("notup", "");
+    let _guard = LabGuard::new(&name, &file);
     let o = evpnlab(&[
         "--name",
         &name,
@@ -258,5 +259,49 @@ fn exec_on_a_lab_that_is_not_up_fails_clearly() {
         String::from_utf8_lossy(&o.stderr).contains("is not up"),
         "{}",
         text(&o)
+    );
+}
+
+/// A real SIGKILL while `up` runs an `exec` command (a slow one, so the kill lands there):
+/// the next `up` cleans up the namespaces, links and the orphaned command, then succeeds.
+#[test]
+fn up_after_runner_killed_mid_exec() {
+    require_root();
+    let name = lab_name("kill");
+    let file = write_hosts_lab("kill", "\n        - sleep 2");
+    let _guard = LabGuard::new(&name, &file);
+    let f = file.to_str().expect("utf-8");
+    let mut child = std::process::Command::new(BIN)
+        .args(["--name", &name, "up", f])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn evpnlab up");
+    // Links are recorded before exec starts; then the runner sits in `sleep 2`.
+    let in_exec = poll(Duration::from_secs(5), || {
+        let st = std::fs::read_to_string(Path::new("/run/evpnlab").join(&name).join("state.json"))
+            .ok()?;
+        let v: Value = serde_json::from_str(&st).ok()?;
+        (v["links"].as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    assert!(in_exec.is_some(), "runner never reached the exec phase");
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL the runner");
+    let _ = child.wait();
+    assert_eq!(state(&name)["phase"], "creating");
+    assert!(namespace_exists(&format!("clab-{name}-h2")));
+
+    ok(&name, "up", &file, &[]);
+    let o = lab_exec(
+        &name,
+        &file,
+        "h1",
+        &["ping", "-c", "1", "-W", "2", "192.0.2.2"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    ok(&name, "down", &file, &[]);
+    assert_eq!(
+        namespaces_with_prefix(&format!("clab-{name}-")),
+        Vec::<String>::new()
     );
 }

@@ -126,6 +126,17 @@ impl Drop for LabGuard {
         for ns in &self.own_namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
+        // Topologies written by the tests live in temp dirs of their own.
+        if let Some(dir) = self.file.parent() {
+            let tmp = dir.starts_with(std::env::temp_dir());
+            let ours = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("evt-lab-"));
+            if tmp && ours {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
 }
 
