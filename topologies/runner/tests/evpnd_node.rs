@@ -104,10 +104,10 @@ fn evpnd_node_runs_the_binary_with_its_config() {
     let pid = leaf["daemons"][0]["pid"].as_i64().expect("pid");
 
     ok(&name, "down", &file, &[]);
-    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.contains(") Z"))
-        .unwrap_or(false);
-    assert!(!alive, "evpnd stand-in still running after down");
+    assert!(
+        !evpnlab::sys::pid_running(pid as i32),
+        "evpnd stand-in still running after down"
+    );
 }
 
 #[test]

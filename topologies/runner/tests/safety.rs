@@ -196,11 +196,7 @@ fn up_after_crash_with_daemons_running() {
         .filter_map(|p| p.trim().parse().ok())
         .collect();
     assert_eq!(old_pids.len(), 6, "{st}");
-    let alive = |pid: i32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| !s.contains(") Z"))
-            .unwrap_or(false)
-    };
+    let alive = evpnlab::sys::pid_running;
     assert!(
         old_pids.iter().all(|&p| alive(p)),
         "crashed run left daemons"

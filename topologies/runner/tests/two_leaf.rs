@@ -179,10 +179,7 @@ fn two_leaf_end_to_end() {
     );
     for pid in daemon_pids {
         assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .map(|s| s.contains(") Z"))
-                    .unwrap_or(true),
+            !evpnlab::sys::pid_running(pid),
             "daemon {pid} still running after down"
         );
     }
