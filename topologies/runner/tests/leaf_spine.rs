@@ -87,13 +87,10 @@ fn leaf_spine_isolation_and_reachability() {
             .find(|(o, _, _, v, _)| *o != h && *v == vni)
             .map(|p| p.1)
             .unwrap_or_default();
-        let reached = poll(Duration::from_secs(15), || {
-            lab_exec(&name, &file, h, &["ping", "-c", "1", "-W", "1", peer])
-                .status
-                .success()
-                .then_some(())
-        });
-        assert!(reached.is_some(), "{h} never reached {peer}");
+        assert!(
+            ping_eventually(&name, &file, h, peer, Duration::from_secs(15)),
+            "{h} never reached {peer}"
+        );
     }
 
     // Full matrix, one thread per source host (failed pings each cost the 1 s timeout).
@@ -165,9 +162,5 @@ fn leaf_spine_isolation_and_reachability() {
         }
     }
 
-    ok(&name, "down", &file, &[]);
-    assert_eq!(
-        namespaces_with_prefix(&format!("clab-{name}-")),
-        Vec::<String>::new()
-    );
+    down_leaves_nothing(&name, &file);
 }

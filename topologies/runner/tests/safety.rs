@@ -165,11 +165,7 @@ fn up_after_crash_between_links_and_exec() {
     // ...only on request.
     ok(&name, "up", &file, &["--reconfigure"]);
     ok(&name, "status", &file, &[]);
-    ok(&name, "down", &file, &[]);
-    assert_eq!(
-        namespaces_with_prefix(&format!("clab-{name}-")),
-        Vec::<String>::new()
-    );
+    down_leaves_nothing(&name, &file);
 }
 
 /// The runner dies after starting every FRR daemon but before finishing: the next `up`
@@ -213,26 +209,11 @@ fn up_after_crash_with_daemons_running() {
         &file,
         &["--bgp-established", "--timeout", "30"],
     );
-    let reached = poll(Duration::from_secs(15), || {
-        lab_exec(
-            &name,
-            &file,
-            "host1",
-            &["ping", "-c", "1", "-W", "1", "10.100.0.2"],
-        )
-        .status
-        .success()
-        .then_some(())
-    });
     assert!(
-        reached.is_some(),
+        ping_eventually(&name, &file, "host1", "10.100.0.2", Duration::from_secs(15)),
         "no VXLAN ping after recovering from the crash"
     );
-    ok(&name, "down", &file, &[]);
-    assert_eq!(
-        namespaces_with_prefix(&format!("clab-{name}-")),
-        Vec::<String>::new()
-    );
+    down_leaves_nothing(&name, &file);
 }
 
 #[test]
@@ -295,9 +276,5 @@ fn up_after_runner_killed_mid_exec() {
         &["ping", "-c", "1", "-W", "2", "192.0.2.2"],
     );
     assert!(o.status.success(), "{}", text(&o));
-    ok(&name, "down", &file, &[]);
-    assert_eq!(
-        namespaces_with_prefix(&format!("clab-{name}-")),
-        Vec::<String>::new()
-    );
+    down_leaves_nothing(&name, &file);
 }

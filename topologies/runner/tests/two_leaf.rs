@@ -88,16 +88,10 @@ fn two_leaf_end_to_end() {
     let bgp_took = t.elapsed();
 
     // First packets may race the type-3 routes (flood list); then it must be solid.
-    let first = poll(Duration::from_secs(15), || {
-        let o = lab_exec(
-            &name,
-            &file,
-            "host1",
-            &["ping", "-c", "1", "-W", "1", "10.100.0.2"],
-        );
-        o.status.success().then_some(())
-    });
-    assert!(first.is_some(), "host1 never reached host2 across VXLAN");
+    assert!(
+        ping_eventually(&name, &file, "host1", "10.100.0.2", Duration::from_secs(15)),
+        "host1 never reached host2 across VXLAN"
+    );
     let o = lab_exec(
         &name,
         &file,

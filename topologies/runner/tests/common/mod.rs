@@ -180,3 +180,25 @@ topology:
     std::fs::write(&file, text).expect("write topology");
     file
 }
+
+/// `down`, then no namespace of the lab may be left.
+pub fn down_leaves_nothing(name: &str, file: &Path) {
+    ok(name, "down", file, &[]);
+    assert_eq!(
+        namespaces_with_prefix(&format!("clab-{name}-")),
+        Vec::<String>::new(),
+        "namespaces left after down"
+    );
+}
+
+/// Pings from `node` until one reply arrives (the first packets may race the EVPN type-3
+/// routes that build the flood list); false if none within `timeout`.
+pub fn ping_eventually(name: &str, file: &Path, node: &str, ip: &str, timeout: Duration) -> bool {
+    poll(timeout, || {
+        lab_exec(name, file, node, &["ping", "-c", "1", "-W", "1", ip])
+            .status
+            .success()
+            .then_some(())
+    })
+    .is_some()
+}
