@@ -18,6 +18,8 @@ pub mod open;
 pub mod pmsi;
 pub mod prefix;
 pub mod route_refresh;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategy;
 pub mod types;
 pub mod update;
 
