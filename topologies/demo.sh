@@ -25,14 +25,18 @@ done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "build evpnlab"
-(cd "$repo" && cargo build -q -p evpnlab)
+step "build evpnlab and evpnctl"
+(cd "$repo" && cargo build -q -p evpnlab -p evpnd)
 evpnlab="$repo/target/debug/evpnlab"
+evpnctl="$repo/target/debug/evpnctl"
+capdir="$(mktemp -d)"
 lab() { "$evpnlab" --name "$name" "$@"; }
 
 cleanup() {
     step "tear down"
+    [[ -s "$capdir/tcpdump.pid" ]] && kill "$(cat "$capdir/tcpdump.pid")" 2>/dev/null || true
     lab down "$lab_file" || true
+    rm -rf "$capdir"
 }
 trap cleanup EXIT
 
@@ -40,6 +44,13 @@ step "bring up 2-leaf as lab '$name'"
 lab up "$lab_file"
 lab wait "$lab_file" --bgp-established --timeout 30
 lab status "$lab_file"
+
+step "capture BGP on spine1's link to leaf1, and reset leaf1's sessions so the capture sees them start"
+ip netns exec "clab-$name-spine1" sh -c \
+    "echo \$\$ > '$capdir/tcpdump.pid'; exec tcpdump -q -U -s 0 -i eth1 -w '$capdir/bgp.pcap' tcp port 179" 2>/dev/null &
+sleep 1
+lab exec "$lab_file" leaf1 -- vtysh -c 'clear bgp *'
+lab wait "$lab_file" --bgp-established --timeout 30
 
 step "ping host1 (10.100.0.1, veth) -> host2 (10.100.0.2, macvlan) across VXLAN"
 # The very first packet can race the EVPN type-3 routes; give it a few tries.
@@ -53,3 +64,9 @@ lab exec "$lab_file" leaf1 -- vtysh -c 'show bgp l2vpn evpn'
 
 step "kernel FDB on leaf1 (bridge fdb show dev vxlan100)"
 lab exec "$lab_file" leaf1 -- bridge fdb show dev vxlan100
+
+step "the captured BGP session, decoded by evpnctl (one line per message; drop --brief for every field)"
+sleep 1
+kill "$(cat "$capdir/tcpdump.pid")" 2>/dev/null || true
+sleep 0.5
+"$evpnctl" decode --brief --pcap "$capdir/bgp.pcap"

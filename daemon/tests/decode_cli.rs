@@ -84,6 +84,29 @@ fn every_captured_message_decodes_in_order() {
 }
 
 #[test]
+fn brief_prints_one_line_per_message() {
+    let pcap = golden("frr-leaf-ibgp.pcap");
+    let out = evpnctl(
+        &["decode", "--brief", "--pcap", pcap.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), listed_types("frr-leaf-ibgp.list").len());
+    // leaf1's MAC+IP route and FRR's withdrawal of it (label 0), in FRR's notation.
+    assert!(lines.iter().any(|l| {
+        l.contains(
+        "UPDATE len 109 nh 10.0.0.1 +[2]:[0]:[48]:[02:00:00:01:01:01]:[32]:[10.1.1.1] rd 10.0.0.1:2"
+    )
+    }));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("-[2]:[0]:[48]:[02:00:00:01:01:01]:[32]:[10.1.1.1]")));
+    assert!(lines.iter().any(|l| l.contains("End-of-RIB l2vpn/evpn")));
+}
+
+#[test]
 fn hex_files_decode_from_stdin() {
     for name in CAPTURES {
         let text = std::fs::read_to_string(golden(&format!("{name}.hex"))).unwrap();

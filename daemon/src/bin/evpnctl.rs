@@ -1,6 +1,6 @@
 //! evpnctl: evpnd's command line.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,6 +34,9 @@ struct DecodeArgs {
     /// Print JSON (an array, one object per message) instead of a tree.
     #[arg(short, long)]
     json: bool,
+    /// One line per message (type, routes announced `+` and withdrawn `-`).
+    #[arg(short, long, conflicts_with = "json")]
+    brief: bool,
     /// Decode AS numbers as 2 octets (a session without the 4-octet AS capability). For
     /// captures, the OPENs of each connection decide once both are seen.
     #[arg(long)]
@@ -84,15 +87,25 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
     for n in &notes {
         eprintln!("evpnctl: note: {n}");
     }
-    if args.json {
+    let text = if args.json {
         let all: Vec<_> = decoded.iter().map(decode::Decoded::to_json).collect();
         match serde_json::to_string_pretty(&all) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => return fail(&e.to_string()),
         }
+    } else if args.brief {
+        decoded.iter().map(|d| d.to_brief() + "\n").collect()
     } else {
-        for d in &decoded {
-            println!("{}", d.to_text());
+        decoded.iter().map(|d| d.to_text() + "\n").collect()
+    };
+    // A closed pipe (`| head`) is not an error worth a message, and never a panic.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return fail(&format!("stdout: {e}"));
         }
     }
     if decoded.is_empty() {

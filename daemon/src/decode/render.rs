@@ -95,6 +95,60 @@ impl Decoded {
         Value::Object(o)
     }
 
+    /// One line: position, origin, type, and for UPDATEs what they announce or withdraw.
+    pub fn to_brief(&self) -> String {
+        let mut s = format!("#{}", self.index);
+        if let Some(o) = &self.origin {
+            let _ = write!(s, " f{} {} -> {}", o.frame, o.src, o.dst);
+        }
+        let _ = write!(s, " {} len {}", self.type_name(), self.bytes.len());
+        match &self.result {
+            Ok(Message::Update(u)) => {
+                if let Some(family) = u.is_end_of_rib() {
+                    let _ = write!(s, " End-of-RIB {family}");
+                }
+                for pa in &u.attributes {
+                    match &pa.value {
+                        Attribute::MpReachNlri(r) => {
+                            let _ = write!(s, " nh {}", next_hop_text(&r.next_hop));
+                            brief_nlri(&r.nlri, "+", &mut s);
+                        }
+                        Attribute::MpUnreachNlri(r) => brief_nlri(&r.nlri, "-", &mut s),
+                        Attribute::ExtendedCommunities(list) => {
+                            for c in list {
+                                let _ = write!(s, " {c}");
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                for p in &u.withdrawn {
+                    let _ = write!(s, " -{p}");
+                }
+                for p in &u.nlri {
+                    let _ = write!(s, " +{p}");
+                }
+                if u.verdict() != Verdict::Accept {
+                    let _ = write!(s, " MALFORMED: {}", verdict_text(&u.verdict()));
+                }
+            }
+            Ok(Message::Notification(n)) => {
+                let _ = write!(s, " {n}");
+            }
+            Ok(Message::Open(o)) => {
+                let _ = write!(s, " AS {} id {} hold {}", o.asn(), o.bgp_id, o.hold_time);
+            }
+            Ok(Message::RouteRefresh(r)) => {
+                let _ = write!(s, " {} {:?}", r.family, r.subtype);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = write!(s, " ERROR {e}: send NOTIFICATION {}", e.notification());
+            }
+        }
+        s
+    }
+
     /// The tree form.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -152,6 +206,37 @@ impl Decoded {
             }
         }
         s
+    }
+}
+
+fn brief_nlri(nlri: &MpNlri, sign: &str, s: &mut String) {
+    match nlri {
+        MpNlri::Evpn(routes) => {
+            for r in routes {
+                let rd = r.rd().map(|rd| rd.to_string()).unwrap_or_default();
+                let _ = write!(s, " {sign}{r} rd {rd}");
+            }
+        }
+        MpNlri::Ipv4(p) => p.iter().for_each(|p| {
+            let _ = write!(s, " {sign}{p}");
+        }),
+        MpNlri::Ipv6(p) => p.iter().for_each(|p| {
+            let _ = write!(s, " {sign}{p}");
+        }),
+        MpNlri::Raw(b) => {
+            let _ = write!(s, " {sign}raw {} octets", b.len());
+        }
+    }
+}
+
+fn next_hop_text(nh: &bgp::packet::MpNextHop) -> String {
+    match nh {
+        bgp::packet::MpNextHop::Ipv4(a) => a.to_string(),
+        bgp::packet::MpNextHop::Ipv6(a) => a.to_string(),
+        bgp::packet::MpNextHop::Ipv6LinkLocal { global, link_local } => {
+            format!("{global} ({link_local})")
+        }
+        bgp::packet::MpNextHop::Raw(b) => hex::encode(b),
     }
 }
 
