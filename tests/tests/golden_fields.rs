@@ -721,6 +721,35 @@ fn pcap_reader_yields_exactly_the_list_files_messages_in_order() {
     );
 }
 
+/// `evpnctl decode --pcap`'s path: options follow each connection's OPENs (4-octet AS on
+/// both sides here), so every message decodes to what the fixed options give.
+#[test]
+fn decode_capture_negotiates_four_octet_as_and_decodes_every_message() {
+    for scenario in SCENARIOS {
+        let path = common::golden_path(&format!("{scenario}.pcap"));
+        let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let c = evpnd::decode::pcap::read_capture(std::io::BufReader::new(f)).expect("reads");
+        // A base without 4-octet AS: only the OPENs can turn it on (route-refresh.pcap has
+        // no OPEN and only AS_PATHs that are empty, so it decodes either way).
+        let base = bgp::packet::DecodeOptions {
+            four_octet_as: false,
+            extended_message: false,
+        };
+        let decoded = evpnd::decode::decode_capture(&c.messages, &base);
+        assert_eq!(decoded.len(), c.messages.len());
+        for d in decoded {
+            let want = Message::decode(&d.bytes, &OPTS).expect("decodes");
+            assert_eq!(
+                d.result.as_ref(),
+                Ok(&want),
+                "{scenario} message {}",
+                d.index
+            );
+            assert!(!d.is_malformed(), "{scenario} message {}", d.index);
+        }
+    }
+}
+
 /// The `.hex` files, rebuilt from the pcap (distinct messages per direction, first-seen
 /// order, every frame of a repeat): same bytes, directions and frames.
 #[test]
