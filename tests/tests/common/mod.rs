@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod describe;
+
 use std::path::PathBuf;
 
 use bgp::packet::{DecodeOptions, Message};
