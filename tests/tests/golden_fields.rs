@@ -16,7 +16,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use bgp::packet::evpn::EvpnNlri;
 use bgp::packet::open::OptionalParameter;
 use bgp::packet::types::RouteDistinguisher;
-use bgp::packet::{AfiSafi, AsPath, Message, MpNlri, RouteRefresh, RouteRefreshSubtype, Update};
+use bgp::packet::{
+    AfiSafi, AsPath, Message, MpNlri, RouteRefresh, RouteRefreshSubtype, Update, Verdict,
+};
 
 use common::describe::{hex, hex_block, list_entry, our_len};
 use common::{all_entries, diff, hex_entries, name_of, read_golden, HexEntry, OPTS, SCENARIOS};
@@ -82,6 +84,12 @@ fn fields_the_hex_comments_do_not_show() {
     for (scenario, e) in all_entries() {
         match e.decode() {
             Message::Update(u) => {
+                // RFC 7606: nothing in real FRR/GoBGP traffic is malformed.
+                assert_eq!(u.verdict(), Verdict::Accept, "{scenario} {}", e.summary());
+                assert!(
+                    u.withdrawn.is_empty() && u.nlri.is_empty(),
+                    "EVPN only in MP_*"
+                );
                 for n in evpn_routes(&u) {
                     if let EvpnNlri::MacIp(r) = n {
                         mac_ip += 1;
