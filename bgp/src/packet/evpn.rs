@@ -1,10 +1,23 @@
 //! EVPN NLRI (RFC 7432 section 7, RFC 8365, RFC 9136): route types 1 to 5.
 //!
-//! OWNER NOTE (skeleton): types and signatures are fixed; bodies are being filled in.
+//!
+//! ```text
+//! +-----------------------------------+
+//! |    Route Type (1 octet)           |
+//! +-----------------------------------+
+//! |     Length (1 octet)              |
+//! +-----------------------------------+
+//! | Route Type specific (variable)    |
+//! +-----------------------------------+
+//! ```
+//!
+//! Labels carry a VNI in all 24 bits (RFC 8365 section 5.1.3), never shifted like an MPLS
+//! label. Decoding is plain slice code: every route type has a fixed layout and a length
+//! that is checked before any field is read, which reads clearer than a parser combinator.
 
 use std::net::IpAddr;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use super::types::{serde_via_str, MacAddress, ParseValueError, RouteDistinguisher};
@@ -132,23 +145,477 @@ pub enum NlriError {
     BadLength { route_type: u8, length: u8 },
     #[error("EVPN route type {route_type}: IP length {ip_len} is not 0, 32 or 128")]
     BadIpLength { route_type: u8, ip_len: u8 },
+    /// Type 5 prefix length longer than its address (RFC 9136 section 3.1).
+    #[error("EVPN route type 5: prefix length {prefix_len} is longer than the address")]
+    BadPrefixLength { prefix_len: u8 },
+}
+
+mod esi;
+#[cfg(test)]
+mod gobgp_golden;
+mod key;
+#[cfg(test)]
+mod tests;
+
+pub use esi::EsiKind;
+pub use key::EvpnRouteKey;
+
+/// Route type codes (RFC 7432 section 7, RFC 9136 section 3).
+pub const ROUTE_TYPE_ETHERNET_AD: u8 = 1;
+pub const ROUTE_TYPE_MAC_IP: u8 = 2;
+pub const ROUTE_TYPE_INCLUSIVE_MULTICAST: u8 = 3;
+pub const ROUTE_TYPE_ETHERNET_SEGMENT: u8 = 4;
+pub const ROUTE_TYPE_IP_PREFIX: u8 = 5;
+
+impl Label {
+    /// Largest value a 24-bit label field holds.
+    pub const MAX: u32 = 0x00ff_ffff;
+
+    /// A label carrying `vni` (RFC 8365: all 24 bits). Bits above 24 are dropped.
+    pub const fn from_vni(vni: u32) -> Self {
+        Label(vni & Self::MAX)
+    }
+
+    /// The VNI: all 24 bits of the field (RFC 8365 section 5.1.3), not shifted by 4.
+    pub const fn vni(self) -> u32 {
+        self.0 & Self::MAX
+    }
+
+    fn from_be_bytes(b: [u8; 3]) -> Self {
+        Label(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+    }
+
+    fn to_be_bytes(self) -> [u8; 3] {
+        let [_, a, b, c] = self.vni().to_be_bytes();
+        [a, b, c]
+    }
 }
 
 impl EvpnNlri {
     /// Route type code (1..=5, or the unknown one).
     pub fn route_type(&self) -> u8 {
-        todo!()
+        match self {
+            Self::EthernetAutoDiscovery(_) => ROUTE_TYPE_ETHERNET_AD,
+            Self::MacIp(_) => ROUTE_TYPE_MAC_IP,
+            Self::InclusiveMulticast(_) => ROUTE_TYPE_INCLUSIVE_MULTICAST,
+            Self::EthernetSegment(_) => ROUTE_TYPE_ETHERNET_SEGMENT,
+            Self::IpPrefix(_) => ROUTE_TYPE_IP_PREFIX,
+            Self::Unknown { route_type, .. } => *route_type,
+        }
+    }
+
+    /// The route distinguisher; `None` for an unknown route type (its layout is unknown).
+    pub fn rd(&self) -> Option<RouteDistinguisher> {
+        match self {
+            Self::EthernetAutoDiscovery(r) => Some(r.rd),
+            Self::MacIp(r) => Some(r.rd),
+            Self::InclusiveMulticast(r) => Some(r.rd),
+            Self::EthernetSegment(r) => Some(r.rd),
+            Self::IpPrefix(r) => Some(r.rd),
+            Self::Unknown { .. } => None,
+        }
+    }
+
+    /// Length of the value (what the length octet says), at most 255.
+    pub fn value_len(&self) -> usize {
+        match self {
+            Self::EthernetAutoDiscovery(_) => 25,
+            Self::MacIp(r) => {
+                33 + r.ip.map_or(0, |ip| ip_octets(&ip)) + if r.label2.is_some() { 3 } else { 0 }
+            }
+            Self::InclusiveMulticast(r) => 13 + ip_octets(&r.originator),
+            Self::EthernetSegment(r) => 19 + ip_octets(&r.originator),
+            Self::IpPrefix(r) => 26 + 2 * ip_octets(&r.prefix),
+            Self::Unknown { value, .. } => value.len().min(255),
+        }
+    }
+
+    /// Octets `encode` appends: type, length and value.
+    pub fn encoded_len(&self) -> usize {
+        2 + self.value_len()
     }
 
     /// Appends the NLRI (type, length, value) to `out`.
+    ///
+    /// Values that the wire cannot carry are clamped rather than panicking: labels keep their
+    /// low 24 bits, a type-5 gateway of the other address family than the prefix is written
+    /// as the unspecified address, and an `Unknown` value longer than 255 octets is cut.
+    /// None of these can come out of `decode_nlri_list`.
     pub fn encode(&self, out: &mut BytesMut) {
-        let _ = out;
-        todo!()
+        let len = self.value_len();
+        out.reserve(2 + len);
+        out.put_u8(self.route_type());
+        // value_len() is at most 255 by construction.
+        out.put_u8(len as u8);
+        match self {
+            Self::EthernetAutoDiscovery(r) => {
+                out.put_slice(&r.rd.to_bytes());
+                out.put_slice(&r.esi.0);
+                out.put_u32(r.ethernet_tag);
+                out.put_slice(&r.label.to_be_bytes());
+            }
+            Self::MacIp(r) => {
+                out.put_slice(&r.rd.to_bytes());
+                out.put_slice(&r.esi.0);
+                out.put_u32(r.ethernet_tag);
+                out.put_u8(r.mac_len);
+                out.put_slice(&r.mac.0);
+                match r.ip {
+                    None => out.put_u8(0),
+                    Some(ip) => put_ip_with_len(out, &ip),
+                }
+                out.put_slice(&r.label1.to_be_bytes());
+                if let Some(l2) = r.label2 {
+                    out.put_slice(&l2.to_be_bytes());
+                }
+            }
+            Self::InclusiveMulticast(r) => {
+                out.put_slice(&r.rd.to_bytes());
+                out.put_u32(r.ethernet_tag);
+                put_ip_with_len(out, &r.originator);
+            }
+            Self::EthernetSegment(r) => {
+                out.put_slice(&r.rd.to_bytes());
+                out.put_slice(&r.esi.0);
+                put_ip_with_len(out, &r.originator);
+            }
+            Self::IpPrefix(r) => {
+                out.put_slice(&r.rd.to_bytes());
+                out.put_slice(&r.esi.0);
+                out.put_u32(r.ethernet_tag);
+                out.put_u8(r.prefix_len);
+                match (r.prefix, r.gateway) {
+                    (IpAddr::V4(p), IpAddr::V4(g)) => {
+                        out.put_slice(&p.octets());
+                        out.put_slice(&g.octets());
+                    }
+                    (IpAddr::V4(p), IpAddr::V6(_)) => {
+                        out.put_slice(&p.octets());
+                        out.put_slice(&[0; 4]);
+                    }
+                    (IpAddr::V6(p), IpAddr::V6(g)) => {
+                        out.put_slice(&p.octets());
+                        out.put_slice(&g.octets());
+                    }
+                    (IpAddr::V6(p), IpAddr::V4(_)) => {
+                        out.put_slice(&p.octets());
+                        out.put_slice(&[0; 16]);
+                    }
+                }
+                out.put_slice(&r.label.to_be_bytes());
+            }
+            Self::Unknown { value, .. } => out.put_slice(&value[..len]),
+        }
+    }
+
+    /// The BGP route key: only the fields RFC 7432 / RFC 9136 compare routes on (RD plus
+    /// the per-type key fields; never labels, never the type-2 ESI or the type-5 gateway).
+    pub fn key(&self) -> EvpnRouteKey {
+        EvpnRouteKey::of(self)
+    }
+}
+
+fn ip_octets(ip: &IpAddr) -> usize {
+    match ip {
+        IpAddr::V4(_) => 4,
+        IpAddr::V6(_) => 16,
+    }
+}
+
+/// IP length in bits (one octet), then the address.
+fn put_ip_with_len(out: &mut BytesMut, ip: &IpAddr) {
+    match ip {
+        IpAddr::V4(a) => {
+            out.put_u8(32);
+            out.put_slice(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            out.put_u8(128);
+            out.put_slice(&a.octets());
+        }
     }
 }
 
 /// Decodes the NLRI field of an EVPN MP_REACH/MP_UNREACH (a sequence of NLRI).
+///
+/// Unknown route types are kept as `EvpnNlri::Unknown` (RFC 7432 section 7: they are to be
+/// ignored, not treated as errors). A known type with a length that does not fit its layout
+/// is an error, as is a length octet that runs past `data`.
 pub fn decode_nlri_list(data: &[u8]) -> Result<Vec<EvpnNlri>, NlriError> {
-    let _ = data;
-    todo!()
+    // A first pass over the length octets only: it checks the framing and gives the exact
+    // count, so the output is allocated once.
+    let mut count = 0usize;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (_, _, tail) = split_nlri(rest)?;
+        count += 1;
+        rest = tail;
+    }
+    let mut out = Vec::with_capacity(count);
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (route_type, value, tail) = split_nlri(rest)?;
+        out.push(decode_value(route_type, value)?);
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// Splits one NLRI off the front: (route type, value, remainder).
+fn split_nlri(data: &[u8]) -> Result<(u8, &[u8], &[u8]), NlriError> {
+    let [route_type, len, tail @ ..] = data else {
+        return Err(NlriError::Truncated {
+            needed: 2,
+            available: data.len(),
+        });
+    };
+    let len = usize::from(*len);
+    if tail.len() < len {
+        return Err(NlriError::Truncated {
+            needed: len,
+            available: tail.len(),
+        });
+    }
+    let (value, rest) = tail.split_at(len);
+    Ok((*route_type, value, rest))
+}
+
+/// Decodes one route-type-specific value whose length octet said `value.len()`.
+fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
+    // The length octet fits in u8, so this conversion never saturates.
+    let length = u8::try_from(value.len()).unwrap_or(u8::MAX);
+    let bad_length = NlriError::BadLength { route_type, length };
+    let mut r = Reader(value);
+    let nlri = match route_type {
+        ROUTE_TYPE_ETHERNET_AD => {
+            // RD(8) ESI(10) Ethernet Tag(4) MPLS Label(3)
+            if value.len() != 25 {
+                return Err(bad_length);
+            }
+            EvpnNlri::EthernetAutoDiscovery(EthernetAutoDiscovery {
+                rd: r.rd()?,
+                esi: Esi(r.array()?),
+                ethernet_tag: r.u32()?,
+                label: r.label()?,
+            })
+        }
+        ROUTE_TYPE_MAC_IP => {
+            // RD(8) ESI(10) Ethernet Tag(4) MAC Len(1) MAC(6) IP Len(1) IP(0/4/16)
+            // Label1(3) [Label2(3)]
+            if !matches!(value.len(), 33 | 36 | 37 | 40 | 49 | 52) {
+                return Err(bad_length);
+            }
+            let rd = r.rd()?;
+            let esi = Esi(r.array()?);
+            let ethernet_tag = r.u32()?;
+            let mac_len = r.u8()?;
+            let mac = MacAddress(r.array()?);
+            let ip_len = r.u8()?;
+            let ip_octets = match ip_len {
+                0 => 0,
+                32 => 4,
+                128 => 16,
+                _ => return Err(NlriError::BadIpLength { route_type, ip_len }),
+            };
+            let label2 = match value.len().checked_sub(33 + ip_octets) {
+                Some(0) => false,
+                Some(3) => true,
+                _ => return Err(bad_length),
+            };
+            let ip = match ip_octets {
+                0 => None,
+                _ => Some(r.ip(ip_octets)?),
+            };
+            EvpnNlri::MacIp(MacIpAdvertisement {
+                rd,
+                esi,
+                ethernet_tag,
+                mac_len,
+                mac,
+                ip,
+                label1: r.label()?,
+                label2: if label2 { Some(r.label()?) } else { None },
+            })
+        }
+        ROUTE_TYPE_INCLUSIVE_MULTICAST => {
+            // RD(8) Ethernet Tag(4) IP Len(1) Originating Router's IP(4/16)
+            if !matches!(value.len(), 17 | 29) {
+                return Err(bad_length);
+            }
+            let rd = r.rd()?;
+            let ethernet_tag = r.u32()?;
+            let originator = r.ip_with_len(route_type, value.len())?;
+            EvpnNlri::InclusiveMulticast(InclusiveMulticastEthernetTag {
+                rd,
+                ethernet_tag,
+                originator,
+            })
+        }
+        ROUTE_TYPE_ETHERNET_SEGMENT => {
+            // RD(8) ESI(10) IP Len(1) Originating Router's IP(4/16)
+            if !matches!(value.len(), 23 | 35) {
+                return Err(bad_length);
+            }
+            let rd = r.rd()?;
+            let esi = Esi(r.array()?);
+            let originator = r.ip_with_len(route_type, value.len())?;
+            EvpnNlri::EthernetSegment(EthernetSegment {
+                rd,
+                esi,
+                originator,
+            })
+        }
+        ROUTE_TYPE_IP_PREFIX => {
+            // RD(8) ESI(10) Ethernet Tag(4) IP Prefix Len(1) IP Prefix(4/16)
+            // GW IP(4/16) MPLS Label(3)
+            let ip_octets = match value.len() {
+                34 => 4,
+                58 => 16,
+                _ => return Err(bad_length),
+            };
+            let rd = r.rd()?;
+            let esi = Esi(r.array()?);
+            let ethernet_tag = r.u32()?;
+            let prefix_len = r.u8()?;
+            if usize::from(prefix_len) > ip_octets * 8 {
+                return Err(NlriError::BadPrefixLength { prefix_len });
+            }
+            EvpnNlri::IpPrefix(IpPrefix {
+                rd,
+                esi,
+                ethernet_tag,
+                prefix_len,
+                prefix: r.ip(ip_octets)?,
+                gateway: r.ip(ip_octets)?,
+                label: r.label()?,
+            })
+        }
+        _ => EvpnNlri::Unknown {
+            route_type,
+            value: value.to_vec(),
+        },
+    };
+    Ok(nlri)
+}
+
+/// Fixed-size reads over a value whose total length was already checked; a short read is
+/// still reported (never a panic) in case a layout above is wrong.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], NlriError> {
+        let Some((head, tail)) = self.0.split_first_chunk::<N>() else {
+            return Err(NlriError::Truncated {
+                needed: N,
+                available: self.0.len(),
+            });
+        };
+        self.0 = tail;
+        Ok(*head)
+    }
+
+    fn u8(&mut self) -> Result<u8, NlriError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, NlriError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn rd(&mut self) -> Result<RouteDistinguisher, NlriError> {
+        Ok(RouteDistinguisher::from_bytes(self.array()?))
+    }
+
+    fn label(&mut self) -> Result<Label, NlriError> {
+        Ok(Label::from_be_bytes(self.array()?))
+    }
+
+    /// An address of `octets` (4 or 16) octets.
+    fn ip(&mut self, octets: usize) -> Result<IpAddr, NlriError> {
+        Ok(if octets == 4 {
+            IpAddr::from(self.array::<4>()?)
+        } else {
+            IpAddr::from(self.array::<16>()?)
+        })
+    }
+
+    /// An IP length octet (32 or 128) then the address, which must end the value
+    /// (`length` is the whole value's length, for the error).
+    fn ip_with_len(&mut self, route_type: u8, length: usize) -> Result<IpAddr, NlriError> {
+        let ip_len = self.u8()?;
+        let octets = match ip_len {
+            32 => 4,
+            128 => 16,
+            _ => return Err(NlriError::BadIpLength { route_type, ip_len }),
+        };
+        if self.0.len() != octets {
+            return Err(NlriError::BadLength {
+                route_type,
+                length: u8::try_from(length).unwrap_or(u8::MAX),
+            });
+        }
+        self.ip(octets)
+    }
+}
+
+/// `[bits]:[address]` as FRR prints an IP inside an EVPN prefix.
+struct BracketIp<'a>(&'a IpAddr);
+
+impl std::fmt::Display for BracketIp<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bits = ip_octets(self.0) * 8;
+        write!(f, "[{bits}]:[{}]", self.0)
+    }
+}
+
+impl std::fmt::Display for EvpnNlri {
+    /// The prefix as FRR 8.4's `show bgp l2vpn evpn` prints it (lib/prefix.c), without the
+    /// RD, which FRR shows on its own line. Two FRR quirks are kept so outputs compare equal:
+    /// the Ethernet tag of types 2, 3 and 5 prints as a signed number (`%d`), and a received
+    /// type 1 shows FRR's internal originator/fragment fields as `[32]:[0.0.0.0]:[0]` (they
+    /// are not in the NLRI). The MAC length prints as received (FRR always prints 48, which
+    /// every legal route carries). An unknown type prints `[type]:[hex value]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // FRR formats these tags with %d.
+        let signed = |tag: u32| tag as i32;
+        match self {
+            Self::EthernetAutoDiscovery(r) => {
+                write!(f, "[1]:[{}]:[{}]:[32]:[0.0.0.0]:[0]", r.ethernet_tag, r.esi)
+            }
+            Self::MacIp(r) => {
+                write!(
+                    f,
+                    "[2]:[{}]:[{}]:[{}]",
+                    signed(r.ethernet_tag),
+                    r.mac_len,
+                    r.mac
+                )?;
+                match &r.ip {
+                    Some(ip) => write!(f, ":{}", BracketIp(ip)),
+                    None => Ok(()),
+                }
+            }
+            Self::InclusiveMulticast(r) => write!(
+                f,
+                "[3]:[{}]:{}",
+                signed(r.ethernet_tag),
+                BracketIp(&r.originator)
+            ),
+            Self::EthernetSegment(r) => write!(f, "[4]:[{}]:{}", r.esi, BracketIp(&r.originator)),
+            Self::IpPrefix(r) => write!(
+                f,
+                "[5]:[{}]:[{}]:[{}]",
+                signed(r.ethernet_tag),
+                r.prefix_len,
+                r.prefix
+            ),
+            Self::Unknown { route_type, value } => {
+                write!(f, "[{route_type}]:[")?;
+                for b in value {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
 }

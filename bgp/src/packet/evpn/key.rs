@@ -1,0 +1,221 @@
+//! The BGP route key of an EVPN route: what two NLRI must share to be the same route.
+//!
+//! RFC 7432 section 7 and RFC 9136 section 3.1 name the fields "considered to be part of
+//! the prefix"; labels, the type-2 ESI and the type-5 ESI/gateway are not among them, so a
+//! withdrawal from FRR (label 0) finds the route advertised with the VNI.
+//!
+//! The key is packed into 37 bytes (route type, RD, then the type's fields at fixed
+//! offsets): `Copy`, no heap, cheap to hash and compare, which matters when it keys a RIB
+//! of a million routes. Ordering follows the packed bytes: by route type, then RD, then the
+//! fields in wire order.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use super::{
+    Esi, EthernetAutoDiscovery, EthernetSegment, EvpnNlri, InclusiveMulticastEthernetTag, IpPrefix,
+    Label, MacIpAdvertisement,
+};
+use crate::packet::types::{MacAddress, RouteDistinguisher};
+
+const KEY_LEN: usize = 37;
+/// Octets of an unknown route type's value kept in its key.
+const UNKNOWN_KEPT: usize = KEY_LEN - 2;
+
+/// Route key of an EVPN NLRI; build it with [`EvpnNlri::key`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EvpnRouteKey([u8; KEY_LEN]);
+
+impl EvpnRouteKey {
+    pub(super) fn of(nlri: &EvpnNlri) -> Self {
+        let mut k = KeyWriter {
+            buf: [0; KEY_LEN],
+            at: 0,
+        };
+        k.put(&[nlri.route_type()]);
+        match nlri {
+            EvpnNlri::EthernetAutoDiscovery(r) => {
+                k.put(&r.rd.to_bytes());
+                k.put(&r.esi.0);
+                k.put(&r.ethernet_tag.to_be_bytes());
+            }
+            EvpnNlri::MacIp(r) => {
+                k.put(&r.rd.to_bytes());
+                k.put(&r.ethernet_tag.to_be_bytes());
+                k.put(&[r.mac_len]);
+                k.put(&r.mac.0);
+                k.ip(r.ip.as_ref());
+            }
+            EvpnNlri::InclusiveMulticast(r) => {
+                k.put(&r.rd.to_bytes());
+                k.put(&r.ethernet_tag.to_be_bytes());
+                k.ip(Some(&r.originator));
+            }
+            EvpnNlri::EthernetSegment(r) => {
+                k.put(&r.rd.to_bytes());
+                k.put(&r.esi.0);
+                k.ip(Some(&r.originator));
+            }
+            EvpnNlri::IpPrefix(r) => {
+                k.put(&r.rd.to_bytes());
+                k.put(&r.ethernet_tag.to_be_bytes());
+                k.put(&[r.prefix_len]);
+                k.ip(Some(&r.prefix));
+            }
+            EvpnNlri::Unknown { value, .. } => {
+                // Unknown types are never installed (RFC 7432 section 7 says ignore them),
+                // so their key only needs to be deterministic: length and leading octets.
+                k.put(&[u8::try_from(value.len()).unwrap_or(u8::MAX)]);
+                k.put(&value[..value.len().min(UNKNOWN_KEPT)]);
+            }
+        }
+        EvpnRouteKey(k.buf)
+    }
+
+    /// The route type code.
+    pub fn route_type(&self) -> u8 {
+        self.0[0]
+    }
+
+    /// The route distinguisher (`None` for an unknown route type).
+    pub fn rd(&self) -> Option<RouteDistinguisher> {
+        (1..=5)
+            .contains(&self.route_type())
+            .then(|| RouteDistinguisher::from_bytes(self.array(1)))
+    }
+
+    /// The packed bytes (for hashing into other structures or debugging).
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// An NLRI with exactly this key, the other fields zero (ESI, labels, gateway): the
+    /// form FRR sends in a withdrawal. For an unknown route type the value is the part the
+    /// key kept (all of it when it was at most 35 octets).
+    pub fn to_nlri(&self) -> EvpnNlri {
+        let rd = || RouteDistinguisher::from_bytes(self.array(1));
+        let tag = |at| u32::from_be_bytes(self.array(at));
+        match self.route_type() {
+            1 => EvpnNlri::EthernetAutoDiscovery(EthernetAutoDiscovery {
+                rd: rd(),
+                esi: Esi(self.array(9)),
+                ethernet_tag: tag(19),
+                label: Label(0),
+            }),
+            2 => EvpnNlri::MacIp(MacIpAdvertisement {
+                rd: rd(),
+                esi: Esi::ZERO,
+                ethernet_tag: tag(9),
+                mac_len: self.0[13],
+                mac: MacAddress(self.array(14)),
+                ip: self.ip(20),
+                label1: Label(0),
+                label2: None,
+            }),
+            3 => EvpnNlri::InclusiveMulticast(InclusiveMulticastEthernetTag {
+                rd: rd(),
+                ethernet_tag: tag(9),
+                originator: self.ip(13).unwrap_or(IpAddr::from([0u8; 4])),
+            }),
+            4 => EvpnNlri::EthernetSegment(EthernetSegment {
+                rd: rd(),
+                esi: Esi(self.array(9)),
+                originator: self.ip(19).unwrap_or(IpAddr::from([0u8; 4])),
+            }),
+            5 => {
+                let prefix = self.ip(14).unwrap_or(IpAddr::from([0u8; 4]));
+                let gateway = match prefix {
+                    IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+                    IpAddr::V6(_) => IpAddr::from([0u8; 16]),
+                };
+                EvpnNlri::IpPrefix(IpPrefix {
+                    rd: rd(),
+                    esi: Esi::ZERO,
+                    ethernet_tag: tag(9),
+                    prefix_len: self.0[13],
+                    prefix,
+                    gateway,
+                    label: Label(0),
+                })
+            }
+            route_type => {
+                let len = usize::from(self.0[1]).min(UNKNOWN_KEPT);
+                EvpnNlri::Unknown {
+                    route_type,
+                    value: self.0[2..2 + len].to_vec(),
+                }
+            }
+        }
+    }
+
+    fn array<const N: usize>(&self, at: usize) -> [u8; N] {
+        let mut out = [0u8; N];
+        // Offsets are constants of this file, all inside the 37-byte key.
+        out.copy_from_slice(&self.0[at..at + N]);
+        out
+    }
+
+    /// IP length octet at `at`, address after it.
+    fn ip(&self, at: usize) -> Option<IpAddr> {
+        match self.0[at] {
+            32 => Some(IpAddr::from(self.array::<4>(at + 1))),
+            128 => Some(IpAddr::from(self.array::<16>(at + 1))),
+            _ => None,
+        }
+    }
+}
+
+struct KeyWriter {
+    buf: [u8; KEY_LEN],
+    at: usize,
+}
+
+impl KeyWriter {
+    fn put(&mut self, b: &[u8]) {
+        // Every layout above is at most KEY_LEN octets; the min keeps this panic-free.
+        let end = (self.at + b.len()).min(KEY_LEN);
+        self.buf[self.at..end].copy_from_slice(&b[..end - self.at]);
+        self.at = end;
+    }
+
+    /// IP length in bits then 16 octets (IPv4 left-aligned, rest zero).
+    fn ip(&mut self, ip: Option<&IpAddr>) {
+        let mut addr = [0u8; 16];
+        let bits = match ip {
+            None => 0,
+            Some(IpAddr::V4(a)) => {
+                addr[..4].copy_from_slice(&a.octets());
+                32
+            }
+            Some(IpAddr::V6(a)) => {
+                addr = a.octets();
+                128
+            }
+        };
+        self.put(&[bits]);
+        self.put(&addr);
+    }
+}
+
+impl fmt::Display for EvpnRouteKey {
+    /// `RD prefix`, e.g. `65000:100 [2]:[0]:[48]:[aa:bb:cc:dd:ee:ff]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rd() {
+            Some(rd) => write!(f, "{rd} {}", self.to_nlri()),
+            None => write!(f, "{}", self.to_nlri()),
+        }
+    }
+}
+
+impl fmt::Debug for EvpnRouteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EvpnRouteKey({self})")
+    }
+}
+
+impl serde::Serialize for EvpnRouteKey {
+    /// As its `Display` text, for JSON output of RIB contents.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
