@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::Family;
+use crate::packet::AfiSafi;
 
 /// Which AS the peer must announce (FRR's `remote-as` forms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ pub struct GracefulRestartConfig {
     /// N-bit (RFC 8538): NOTIFICATIONs other than Hard Reset keep GR semantics.
     pub notification: bool,
     /// Families whose forwarding state we preserved across a restart (F-bit).
-    pub preserved: Vec<Family>,
+    pub preserved: Vec<AfiSafi>,
 }
 
 /// What to do when a family's accepted prefix count exceeds the limit.
@@ -47,7 +47,7 @@ pub enum MaxPrefixAction {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaxPrefix {
-    pub family: Family,
+    pub family: AfiSafi,
     pub limit: u32,
     /// Percentage of `limit` at which a warning is logged first (FRR default 75).
     pub warning_threshold_pct: u8,
@@ -102,7 +102,7 @@ pub struct PeerConfig {
     pub remote_as: RemoteAs,
     pub router_id: Ipv4Addr,
     /// Families announced with the multiprotocol capability.
-    pub families: Vec<Family>,
+    pub families: Vec<AfiSafi>,
     /// Never initiate a connection, only accept.
     pub passive: bool,
     pub route_refresh: bool,
@@ -142,7 +142,7 @@ impl PeerConfig {
         local_as: u32,
         remote_as: RemoteAs,
         router_id: Ipv4Addr,
-        families: Vec<Family>,
+        families: Vec<AfiSafi>,
     ) -> Self {
         Self {
             local_as,

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::fsm::State;
 use super::negotiate::Negotiated;
-use super::notify;
-use super::wire::{Message, Notification};
+use crate::packet::notification::hex_bytes;
+use crate::packet::{Message, Notification};
 
 /// Sent and received counts for one message type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,28 +23,18 @@ pub struct NotificationRecord {
     pub subcode: u8,
     /// The data field, hex.
     pub data: String,
-    /// "Cease (6/2)" and, for a shutdown communication, its text.
+    /// "Cease / Administrative Shutdown: \"text\"" (the codec's `Display`).
     pub text: String,
 }
 
 impl From<&Notification> for NotificationRecord {
     fn from(n: &Notification) -> Self {
-        let mut text = notify::describe(n);
-        // RFC 9003: 6/2 and 6/4 may carry a length-prefixed UTF-8 message.
-        if n.code == notify::CEASE && matches!(n.subcode, 2 | 4) {
-            if let Some((&len, rest)) = n.data.split_first() {
-                if let Some(msg) = rest.get(..usize::from(len)) {
-                    if let Ok(s) = std::str::from_utf8(msg) {
-                        text = format!("{text}: \"{s}\"");
-                    }
-                }
-            }
-        }
         Self {
             code: n.code,
             subcode: n.subcode,
-            data: n.data.iter().map(|b| format!("{b:02x}")).collect(),
-            text,
+            data: hex_bytes::to_hex(&n.data),
+            // The codec's text: names, shutdown communication, max-prefix data.
+            text: n.to_string(),
         }
     }
 }

@@ -24,9 +24,10 @@ use super::collision::Initiator;
 use super::config::{ConfigError, MaxPrefixAction, PeerConfig, TimerConfig};
 use super::counters::{Counters, SessionStatus};
 use super::negotiate::{build_open, negotiate, Negotiated};
-use super::notify::{self, CeaseSubcode};
-use super::wire::{
-    DecodeOptions, Family, Message, MessageError, Notification, Open, RouteRefresh, Update,
+use crate::packet::notification::{CeaseSubcode, ErrorCode, FsmSubcode, OpenSubcode};
+use crate::packet::{
+    AfiSafi, DecodeOptions, Message, MessageError, Notification, Open, RouteRefresh,
+    RouteRefreshSubtype, Update, Verdict,
 };
 
 /// RFC 4271 section 8.2.2 states.
@@ -82,23 +83,20 @@ pub enum StopReason {
 
 impl StopReason {
     fn notification(&self) -> Notification {
-        let msg = |m: &Option<String>| {
-            m.as_deref()
-                .map(notify::shutdown_communication)
-                .unwrap_or_default()
-        };
+        let text = |m: &Option<String>| m.clone().unwrap_or_default();
         match self {
+            // RFC 9003 shutdown communication (empty data when there is no text).
             Self::AdminShutdown { message } => {
-                notify::cease(CeaseSubcode::AdministrativeShutdown, msg(message))
+                Notification::cease_with_communication(false, &text(message))
             }
             Self::AdminReset { message } => {
-                notify::cease(CeaseSubcode::AdministrativeReset, msg(message))
+                Notification::cease_with_communication(true, &text(message))
             }
-            Self::PeerDeconfigured => notify::cease(CeaseSubcode::PeerDeconfigured, Vec::new()),
+            Self::PeerDeconfigured => Notification::cease(CeaseSubcode::PeerDeconfigured, vec![]),
             Self::OtherConfigChange => {
-                notify::cease(CeaseSubcode::OtherConfigurationChange, Vec::new())
+                Notification::cease(CeaseSubcode::OtherConfigurationChange, vec![])
             }
-            Self::OutOfResources => notify::cease(CeaseSubcode::OutOfResources, Vec::new()),
+            Self::OutOfResources => Notification::cease(CeaseSubcode::OutOfResources, vec![]),
         }
     }
 
@@ -144,17 +142,16 @@ pub enum Input {
     TcpConnected(Initiator),
     /// Event 18.
     TcpConnectionFails,
-    /// Events 19 BGPOpen, 24/25 NotifMsg, 26 KeepAliveMsg, 27 UpdateMsg, and
-    /// ROUTE-REFRESH. UPDATEs carrying an RFC 7606 treat-as-withdraw or
-    /// attribute-discard verdict come here too: they are delivered, the RIB applies it.
+    /// Events 19 BGPOpen, 24/25 NotifMsg, 26 KeepAliveMsg, 27 UpdateMsg / 28 UpdateMsgErr
+    /// (the UPDATE's RFC 7606 verdict decides which), and ROUTE-REFRESH.
     Received(Message),
-    /// Events 21 BGPHeaderErr, 22 BGPOpenMsgErr, 28 UpdateMsgErr: the codec refused a
-    /// message and says which NOTIFICATION to send (session-reset verdicts only).
+    /// Events 21 BGPHeaderErr, 22 BGPOpenMsgErr (and a bad ROUTE-REFRESH length): the
+    /// codec refused a message and says which NOTIFICATION to send.
     DecodeError(MessageError),
     /// Event 23: collision resolution chose to close this connection.
     OpenCollisionDump,
     /// From the RIB: prefixes accepted from this peer for a family (for max-prefix).
-    PrefixCount { family: Family, count: u64 },
+    PrefixCount { family: AfiSafi, count: u64 },
     /// From the Adj-RIB-Out writer: it sent this many UPDATEs on the connection (they
     /// are counted, and they postpone the next KEEPALIVE).
     UpdatesSent { count: u64 },
@@ -198,7 +195,12 @@ pub enum Output {
         retain_routes: bool,
         reason: String,
     },
-    DeliverUpdate(Update),
+    /// An UPDATE for the RIB, with its RFC 7606 verdict (Accept, AttributeDiscard or
+    /// TreatAsWithdraw; never SessionReset).
+    DeliverUpdate {
+        update: Update,
+        verdict: Verdict,
+    },
     DeliverRouteRefresh(RouteRefresh),
     Log {
         level: LogLevel,
@@ -494,7 +496,7 @@ impl Session {
                 self.set_state(now, State::Active);
             }
             Input::Received(Message::Open(open)) => self.on_open(now, open),
-            input => self.common_connected(now, input, notify::fsm::UNEXPECTED_IN_OPENSENT),
+            input => self.common_connected(now, input, FsmSubcode::UnexpectedInOpenSent),
         }
     }
 
@@ -506,22 +508,22 @@ impl Session {
                     self.out.push(Output::Established(Box::new(n.clone())));
                 }
             }
-            input => self.common_connected(now, input, notify::fsm::UNEXPECTED_IN_OPENCONFIRM),
+            input => self.common_connected(now, input, FsmSubcode::UnexpectedInOpenConfirm),
         }
     }
 
     fn established(&mut self, now: Instant, input: Input) {
         match input {
             Input::Received(Message::Keepalive) => {}
-            Input::Received(Message::Update(u)) => self.out.push(Output::DeliverUpdate(u)),
+            Input::Received(Message::Update(u)) => self.on_update(now, u),
             Input::Received(Message::RouteRefresh(rr)) => self.on_route_refresh(rr),
-            input => self.common_connected(now, input, notify::fsm::UNEXPECTED_IN_ESTABLISHED),
+            input => self.common_connected(now, input, FsmSubcode::UnexpectedInEstablished),
         }
     }
 
     /// Events handled alike in OpenSent, OpenConfirm and Established; anything not
     /// listed is an FSM error with the state's RFC 6608 subcode.
-    fn common_connected(&mut self, now: Instant, input: Input, fsm_subcode: u8) {
+    fn common_connected(&mut self, now: Instant, input: Input, fsm_subcode: FsmSubcode) {
         match input {
             Input::ManualStart
             | Input::ManualStartPassive
@@ -540,7 +542,7 @@ impl Session {
             }
             Input::TimerExpired(TimerKind::Hold) => {
                 if self.hold_expired(now) {
-                    self.send_notification(now, notify::hold_timer_expired());
+                    self.send_notification(now, Notification::hold_timer_expired());
                     self.go_idle(
                         now,
                         Counter::Increment,
@@ -571,29 +573,26 @@ impl Session {
             }
             Input::Received(Message::Notification(n)) => {
                 // RFC 4271 8.2.2: a version error (NotifMsgVerErr) leaves the counter alone.
-                let counter = if n.code == notify::OPEN_MESSAGE_ERROR
-                    && n.subcode == notify::open::UNSUPPORTED_VERSION
+                let counter = if n.code == u8::from(ErrorCode::OpenMessage)
+                    && n.subcode == u8::from(OpenSubcode::UnsupportedVersionNumber)
                 {
                     Counter::Keep
                 } else {
                     Counter::Increment
                 };
-                let text = format!(
-                    "NOTIFICATION received: {}",
-                    super::counters::NotificationRecord::from(&n).text
-                );
+                let text = format!("NOTIFICATION received: {n}");
                 self.go_idle(now, counter, Restart::Damped, text);
             }
             Input::DecodeError(e) => {
                 let n = e.notification();
-                let text = format!("malformed message, sent {}", notify::describe(&n));
+                let text = format!("{e}; sent {n}");
                 self.send_notification(now, n);
                 self.go_idle(now, Counter::Increment, Restart::Damped, text);
             }
             Input::OpenCollisionDump => {
                 self.send_notification(
                     now,
-                    notify::cease(CeaseSubcode::ConnectionCollisionResolution, Vec::new()),
+                    Notification::cease(CeaseSubcode::ConnectionCollisionResolution, vec![]),
                 );
                 // The other connection carries on; this one is finished.
                 self.go_idle(
@@ -608,7 +607,7 @@ impl Session {
                     Input::Received(m) => format!("{} message", message_name(m)),
                     other => format!("{other:?}"),
                 };
-                self.send_notification(now, notify::fsm_error(fsm_subcode));
+                self.send_notification(now, Notification::fsm(fsm_subcode));
                 let text = format!("unexpected {what} in {:?}", self.state);
                 self.go_idle(now, Counter::Increment, Restart::Damped, text);
             }
@@ -783,7 +782,7 @@ impl Session {
         };
         match &self.notification {
             None => true,
-            Some(n) => gr.notification && !notify::is_hard_reset(n),
+            Some(n) => gr.notification && n.cease_subcode() != Some(CeaseSubcode::HardReset),
         }
     }
 
@@ -828,9 +827,8 @@ impl Session {
             .as_ref()
             .and_then(|x| x.graceful_restart.as_ref())
             .is_some_and(|g| g.notification);
-        let hard = n.code == notify::CEASE && notify::cease_wants_hard_reset(n.subcode);
-        let n = if n_bit && hard {
-            notify::hard_reset(&n)
+        let n = if n_bit && n.cease_subcode().is_some_and(wants_hard_reset) {
+            Notification::hard_reset(&n)
         } else {
             n
         };
@@ -844,6 +842,28 @@ impl Session {
 
     // ---- inputs outside the RFC event list ----
 
+    /// RFC 7606: only a session-reset verdict tears the session down (Event 28,
+    /// UpdateMsgErr); treat-as-withdraw and attribute-discard go to the RIB with the
+    /// verdict.
+    fn on_update(&mut self, now: Instant, update: Update) {
+        match update.verdict() {
+            Verdict::SessionReset(n) => {
+                let text = format!("malformed UPDATE; sent {n}");
+                self.send_notification(now, n);
+                self.go_idle(now, Counter::Increment, Restart::Damped, text);
+            }
+            verdict => {
+                if verdict != Verdict::Accept {
+                    self.log(
+                        LogLevel::Warn,
+                        format!("malformed UPDATE handled as {verdict:?}"),
+                    );
+                }
+                self.out.push(Output::DeliverUpdate { update, verdict });
+            }
+        }
+    }
+
     fn on_route_refresh(&mut self, rr: RouteRefresh) {
         let family_ok = self
             .negotiated
@@ -851,7 +871,10 @@ impl Session {
             .is_some_and(|n| n.has_family(rr.family));
         // RFC 2918 section 4 / RFC 7313 section 5: ignore refreshes we did not offer,
         // for families not negotiated, or with unknown subtypes.
-        if !self.cfg.route_refresh || !family_ok || rr.subtype > 2 {
+        if !self.cfg.route_refresh
+            || !family_ok
+            || matches!(rr.subtype, RouteRefreshSubtype::Other(_))
+        {
             self.log(LogLevel::Info, format!("ignored ROUTE-REFRESH {rr:?}"));
         } else {
             self.out.push(Output::DeliverRouteRefresh(rr));
@@ -863,7 +886,7 @@ impl Session {
             && self.negotiated.as_ref().is_some_and(|n| {
                 n.route_refresh
                     && n.has_family(rr.family)
-                    && (rr.subtype == 0 || n.enhanced_route_refresh)
+                    && (rr.subtype == RouteRefreshSubtype::Normal || n.enhanced_route_refresh)
             });
         if ok {
             self.send(now, Message::RouteRefresh(rr));
@@ -875,7 +898,7 @@ impl Session {
         }
     }
 
-    fn on_prefix_count(&mut self, now: Instant, family: Family, count: u64) {
+    fn on_prefix_count(&mut self, now: Instant, family: AfiSafi, count: u64) {
         let Some(idx) = self.cfg.max_prefix.iter().position(|m| m.family == family) else {
             return;
         };
@@ -897,7 +920,10 @@ impl Session {
                 }
                 MaxPrefixAction::Teardown { restart_secs } => {
                     if self.state == State::Established {
-                        self.send_notification(now, notify::max_prefixes(family, mp.limit));
+                        self.send_notification(
+                            now,
+                            Notification::cease_max_prefixes(family, mp.limit),
+                        );
                         let restart = restart_secs
                             .map_or(Restart::Never, |s| Restart::After(TimerConfig::secs(s)));
                         let text = format!(
@@ -917,6 +943,18 @@ impl Session {
             *st = MaxPrefixState::default();
         }
     }
+}
+
+/// RFC 8538 section 5: with the N-bit negotiated these Cease subcodes go inside a Hard
+/// Reset, so the peer flushes our routes instead of keeping them as stale.
+fn wants_hard_reset(sub: CeaseSubcode) -> bool {
+    matches!(
+        sub,
+        CeaseSubcode::MaximumPrefixesReached
+            | CeaseSubcode::AdministrativeShutdown
+            | CeaseSubcode::PeerDeconfigured
+            | CeaseSubcode::AdministrativeReset
+    )
 }
 
 fn message_name(m: &Message) -> &'static str {

@@ -1,4 +1,5 @@
-//! A BGP peer session, sans-IO: plain events in, plain actions out.
+//! A BGP peer session, sans-IO: plain events in, plain actions out. Messages, capabilities
+//! and NOTIFICATIONs are the codec's types (`crate::packet`).
 //!
 //! ```text
 //!            daemon (tokio)                               session (this module)
@@ -6,7 +7,7 @@
 //!  | TCP connect/accept/read  ---+------------------->|  fsm::Session::process    |
 //!  |   (decode with SetCodec     |   TcpConnected,    |    RFC 4271 8.2.2 FSM     |
 //!  |    options, one message at  |   Received(msg),   |    negotiate.rs (OPEN)    |
-//!  |    a time)                  |   DecodeError, ... |    notify.rs (Cease...)   |
+//!  |    a time)                  |   DecodeError, ... |                           |
 //!  | timers (one per TimerKind) -+------------------->|    backoff.rs (jitter)    |
 //!  | RIB: PrefixCount,           |   TimerExpired     |    counters.rs            |
 //!  |      UpdatesSent       -----+------------------->|                           |
@@ -24,8 +25,6 @@ pub mod config;
 pub mod counters;
 pub mod fsm;
 pub mod negotiate;
-pub mod notify;
-pub mod wire;
 
 pub use collision::{Initiator, Resolution};
 pub use config::{

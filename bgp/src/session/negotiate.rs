@@ -11,17 +11,15 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use super::config::{PeerConfig, RemoteAs};
-use super::notify::{self, open as sub};
-use super::wire::{
-    Capability, DecodeOptions, Family, GracefulRestart, GracefulRestartFamily, Notification, Open,
-    AS_TRANS,
-};
+use crate::packet::capability::{GracefulRestart, GracefulRestartFamily};
+use crate::packet::notification::OpenSubcode;
+use crate::packet::open::{AS_TRANS, BGP_VERSION};
+use crate::packet::{AfiSafi, Capability, DecodeOptions, Notification, Open};
 
-/// The BGP version we speak.
-pub const BGP_VERSION: u8 = 4;
-/// RFC 4271 4.1 and RFC 8654.
-pub const MAX_MESSAGE_SIZE: u16 = 4096;
-pub const MAX_EXTENDED_MESSAGE_SIZE: u16 = 65535;
+/// RFC 4724 section 3 restart flags and per-family flag.
+pub const GR_RESTART_STATE: u8 = 0x8;
+pub const GR_NOTIFICATION: u8 = 0x4;
+pub const GR_FORWARDING_PRESERVED: u8 = 0x80;
 
 /// The peer's graceful restart parameters, as far as both sides agreed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,9 +31,9 @@ pub struct PeerGracefulRestart {
     /// RFC 8538 N-bit announced by both sides: NOTIFICATIONs (except Hard Reset) keep GR.
     pub notification: bool,
     /// Negotiated families the peer preserved forwarding state for (F-bit set).
-    pub preserved: Vec<Family>,
+    pub preserved: Vec<AfiSafi>,
     /// Negotiated families the peer announced in its GR capability at all.
-    pub families: Vec<Family>,
+    pub families: Vec<AfiSafi>,
 }
 
 /// The parameters of an established session, fixed by the two OPENs.
@@ -50,13 +48,13 @@ pub struct Negotiated {
     pub hold_time: u16,
     pub keepalive: u16,
     /// AFI/SAFIs both sides announced; only these may be exchanged.
-    pub families: Vec<Family>,
+    pub families: Vec<AfiSafi>,
     pub four_octet_as: bool,
     pub route_refresh: bool,
     pub enhanced_route_refresh: bool,
     pub extended_message: bool,
     /// Largest message either side may send (4096, or 65535 with extended message).
-    pub max_message_size: u16,
+    pub max_message_size: usize,
     /// Present when the peer announced graceful restart.
     pub graceful_restart: Option<PeerGracefulRestart>,
     /// The peer offered ADD-PATH; we did not announce it, so it is not used.
@@ -70,7 +68,7 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
-    pub fn has_family(&self, f: Family) -> bool {
+    pub fn has_family(&self, f: AfiSafi) -> bool {
         self.families.contains(&f)
     }
 }
@@ -91,7 +89,7 @@ pub enum OpenError {
     #[error("unacceptable hold time {0}")]
     UnacceptableHoldTime(u16),
     #[error("no address family in common")]
-    NoCommonFamily { ours: Vec<Family> },
+    NoCommonFamily { ours: Vec<AfiSafi> },
 }
 
 impl OpenError {
@@ -99,40 +97,29 @@ impl OpenError {
     pub fn notification(&self) -> Notification {
         match self {
             // RFC 4271 6.2: data is the largest version we support.
-            Self::UnsupportedVersion(_) => notify::notification(
-                notify::OPEN_MESSAGE_ERROR,
-                sub::UNSUPPORTED_VERSION,
+            Self::UnsupportedVersion(_) => Notification::open(
+                OpenSubcode::UnsupportedVersionNumber,
                 u16::from(BGP_VERSION).to_be_bytes().to_vec(),
             ),
             // Data: the My AS field received, as FRR sends it.
-            Self::BadPeerAs { my_as_field, .. } => notify::notification(
-                notify::OPEN_MESSAGE_ERROR,
-                sub::BAD_PEER_AS,
-                my_as_field.to_be_bytes().to_vec(),
-            ),
-            Self::BadBgpIdentifier(_) => notify::notification(
-                notify::OPEN_MESSAGE_ERROR,
-                sub::BAD_BGP_IDENTIFIER,
-                Vec::new(),
-            ),
-            Self::UnacceptableHoldTime(_) => notify::notification(
-                notify::OPEN_MESSAGE_ERROR,
-                sub::UNACCEPTABLE_HOLD_TIME,
-                Vec::new(),
-            ),
+            Self::BadPeerAs { my_as_field, .. } => {
+                Notification::open(OpenSubcode::BadPeerAs, my_as_field.to_be_bytes().to_vec())
+            }
+            Self::BadBgpIdentifier(_) => {
+                Notification::open(OpenSubcode::BadBgpIdentifier, Vec::new())
+            }
+            Self::UnacceptableHoldTime(_) => {
+                Notification::open(OpenSubcode::UnacceptableHoldTime, Vec::new())
+            }
             // RFC 5492 section 3: data lists the capabilities we needed, here our
             // multiprotocol capabilities (code 1, length 4, AFI, reserved, SAFI).
             Self::NoCommonFamily { ours } => {
-                let mut data = Vec::with_capacity(ours.len() * 6);
+                let mut data = bytes::BytesMut::with_capacity(ours.len() * 6);
                 for f in ours {
-                    let afi = f.afi.to_be_bytes();
-                    data.extend_from_slice(&[1, 4, afi[0], afi[1], 0, f.safi]);
+                    // A multiprotocol capability always fits its 1-octet length.
+                    let _ = Capability::Multiprotocol(*f).encode(&mut data);
                 }
-                notify::notification(
-                    notify::OPEN_MESSAGE_ERROR,
-                    sub::UNSUPPORTED_CAPABILITY,
-                    data,
-                )
+                Notification::open(OpenSubcode::UnsupportedCapability, data.to_vec())
             }
         }
     }
@@ -158,16 +145,17 @@ pub fn build_open(cfg: &PeerConfig) -> Open {
         caps.push(Capability::ExtendedMessage);
     }
     if let Some(gr) = &cfg.graceful_restart {
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
         caps.push(Capability::GracefulRestart(GracefulRestart {
-            restart_state: gr.restarting,
-            notification: gr.notification,
+            restart_flags: flag(gr.restarting, GR_RESTART_STATE)
+                | flag(gr.notification, GR_NOTIFICATION),
             restart_time: gr.restart_time.min(0x0fff),
             families: cfg
                 .families
                 .iter()
                 .map(|f| GracefulRestartFamily {
                     family: *f,
-                    forwarding_preserved: gr.preserved.contains(f),
+                    flags: flag(gr.preserved.contains(f), GR_FORWARDING_PRESERVED),
                 })
                 .collect(),
         }));
@@ -178,46 +166,33 @@ pub fn build_open(cfg: &PeerConfig) -> Open {
             domain: cfg.domain.clone().unwrap_or_default(),
         });
     }
-    Open {
-        version: BGP_VERSION,
-        my_as: u16::try_from(cfg.local_as).unwrap_or(AS_TRANS),
-        hold_time: cfg.timers.hold_time,
-        bgp_id: cfg.router_id,
-        capabilities: caps,
-    }
+    Open::new(cfg.local_as, cfg.timers.hold_time, cfg.router_id, caps)
 }
 
 /// Families announced with the multiprotocol capability; none at all means IPv4 unicast
 /// only (RFC 4760 section 1 keeps plain BGP-4 working).
-fn families_of(open: &Open) -> BTreeSet<Family> {
-    let fams: BTreeSet<Family> = open
-        .capabilities
-        .iter()
-        .filter_map(|c| match c {
-            Capability::Multiprotocol(f) => Some(*f),
-            _ => None,
-        })
-        .collect();
+fn families_of(open: &Open) -> BTreeSet<AfiSafi> {
+    let fams: BTreeSet<AfiSafi> = open.families().into_iter().collect();
     if fams.is_empty() {
-        BTreeSet::from([Family::IPV4_UNICAST])
+        BTreeSet::from([AfiSafi::IPV4_UNICAST])
     } else {
         fams
     }
 }
 
 fn has(open: &Open, pred: impl Fn(&Capability) -> bool) -> bool {
-    open.capabilities.iter().any(pred)
+    open.capabilities().any(pred)
 }
 
 fn four_octet_as(open: &Open) -> Option<u32> {
-    open.capabilities.iter().find_map(|c| match c {
+    open.capabilities().find_map(|c| match c {
         Capability::FourOctetAs(a) => Some(*a),
         _ => None,
     })
 }
 
 fn graceful_restart(open: &Open) -> Option<&GracefulRestart> {
-    open.capabilities.iter().find_map(|c| match c {
+    open.capabilities().find_map(|c| match c {
         Capability::GracefulRestart(g) => Some(g),
         _ => None,
     })
@@ -260,7 +235,7 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
     }
 
     let our_fams = families_of(ours);
-    let families: Vec<Family> = our_fams
+    let families: Vec<AfiSafi> = our_fams
         .intersection(&families_of(theirs))
         .copied()
         .collect();
@@ -281,20 +256,22 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
     let both = |pred: fn(&Capability) -> bool| has(ours, pred) && has(theirs, pred);
     let four_octet = four_octet_as(ours).is_some() && peer_four.is_some();
     let extended_message = both(|c| matches!(c, Capability::ExtendedMessage));
-    let route_refresh = both(|c| matches!(c, Capability::RouteRefresh));
+    // FRR also sends the pre-standard code 128; either form counts.
+    let route_refresh =
+        both(|c| matches!(c, Capability::RouteRefresh | Capability::RouteRefreshCisco));
     let enhanced_route_refresh = both(|c| matches!(c, Capability::EnhancedRouteRefresh));
 
-    let our_n = graceful_restart(ours).is_some_and(|g| g.notification);
+    let our_n = graceful_restart(ours).is_some_and(|g| g.restart_flags & GR_NOTIFICATION != 0);
     let gr = graceful_restart(theirs).map(|g| {
         let announced = |f: &GracefulRestartFamily| families.contains(&f.family);
         PeerGracefulRestart {
             restart_time: g.restart_time,
-            restart_state: g.restart_state,
-            notification: g.notification && our_n,
+            restart_state: g.restart_flags & GR_RESTART_STATE != 0,
+            notification: g.restart_flags & GR_NOTIFICATION != 0 && our_n,
             preserved: g
                 .families
                 .iter()
-                .filter(|f| announced(f) && f.forwarding_preserved)
+                .filter(|f| announced(f) && f.flags & GR_FORWARDING_PRESERVED != 0)
                 .map(|f| f.family)
                 .collect(),
             families: g
@@ -307,8 +284,7 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
     });
 
     let (peer_hostname, peer_domain) = theirs
-        .capabilities
-        .iter()
+        .capabilities()
         .find_map(|c| match c {
             Capability::Fqdn { hostname, domain } => {
                 Some((Some(hostname.clone()), Some(domain.clone())))
@@ -317,6 +293,10 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
         })
         .unwrap_or((None, None));
 
+    let codec = DecodeOptions {
+        four_octet_as: four_octet,
+        extended_message,
+    };
     Ok(Negotiated {
         local_as: cfg.local_as,
         peer_as,
@@ -330,27 +310,19 @@ pub fn negotiate(cfg: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotia
         route_refresh,
         enhanced_route_refresh,
         extended_message,
-        max_message_size: if extended_message {
-            MAX_EXTENDED_MESSAGE_SIZE
-        } else {
-            MAX_MESSAGE_SIZE
-        },
+        max_message_size: codec.max_len(),
         graceful_restart: gr,
         peer_offered_add_path: has(theirs, |c| matches!(c, Capability::AddPath(_))),
         peer_hostname,
         peer_domain,
         unknown_capabilities: theirs
-            .capabilities
-            .iter()
+            .capabilities()
             .filter_map(|c| match c {
                 Capability::Unknown { code, .. } => Some(*code),
                 _ => None,
             })
             .collect(),
-        codec: DecodeOptions {
-            four_octet_as: four_octet,
-            extended_message,
-        },
+        codec,
     })
 }
 

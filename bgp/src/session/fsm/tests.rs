@@ -5,13 +5,18 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::packet::capability::{GracefulRestart, GracefulRestartFamily};
+use crate::packet::message::MARKER;
+use crate::packet::notification::ErrorCode;
+use crate::packet::open::OptionalParameter;
+use crate::packet::Capability;
 use crate::session::collision::{self, Connection, Resolution};
 use crate::session::config::{GracefulRestartConfig, MaxPrefix, RemoteAs};
-use crate::session::wire::{Capability, GracefulRestart, GracefulRestartFamily, AS_TRANS};
+use crate::session::negotiate::{GR_FORWARDING_PRESERVED, GR_NOTIFICATION};
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const EVPN: Family = Family::L2VPN_EVPN;
+const EVPN: AfiSafi = AfiSafi::L2VPN_EVPN;
 
 fn cfg() -> PeerConfig {
     PeerConfig::new(65001, RemoteAs::Asn(65002), US, vec![EVPN])
@@ -25,40 +30,93 @@ fn peer_open_with(asn: u32, hold: u16, id: Ipv4Addr, extra: Vec<Capability>) -> 
         Capability::FourOctetAs(asn),
     ];
     capabilities.extend(extra);
-    Open {
-        version: 4,
-        my_as: u16::try_from(asn).unwrap_or(AS_TRANS),
-        hold_time: hold,
-        bgp_id: id,
-        capabilities,
-    }
+    Open::new(asn, hold, id, capabilities)
 }
 
 fn peer_open(hold: u16) -> Open {
     peer_open_with(65002, hold, THEM, vec![])
 }
 
-fn notif(code: u8, subcode: u8) -> Notification {
-    notify::notification(code, subcode, Vec::new())
+fn caps_mut(o: &mut Open) -> &mut Vec<Capability> {
+    match o.params.first_mut() {
+        Some(OptionalParameter::Capabilities(c)) => c,
+        None => panic!("OPEN without capabilities parameter"),
+    }
 }
 
+fn notif(code: u8, subcode: u8) -> Notification {
+    Notification {
+        code,
+        subcode,
+        data: vec![],
+    }
+}
+
+/// A whole message: marker (all `marker`), length, type, body.
+fn raw(marker: u8, len: u16, msg_type: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![marker; 16];
+    v.extend_from_slice(&len.to_be_bytes());
+    v.push(msg_type);
+    v.extend_from_slice(body);
+    v
+}
+
+fn decode(bytes: &[u8]) -> Result<Message, MessageError> {
+    Message::decode(bytes, &DecodeOptions::default())
+}
+
+/// The codec's verdict on broken bytes, for the header/OPEN errors the table uses.
+fn decode_error(code: u8, subcode: u8) -> MessageError {
+    let bytes = match (code, subcode) {
+        (1, 1) => raw(0, 19, 4, &[]),
+        (1, 2) => raw(0xff, 18, 4, &[]),
+        (1, 3) => raw(0xff, 19, 9, &[]),
+        // OPEN with optional parameter type 9 (only 2, capabilities, exists).
+        (2, 4) => raw(0xff, 31, 1, &[4, 0xfd, 0xea, 0, 90, 10, 0, 0, 2, 2, 9, 0]),
+        _ => panic!("no bytes for {code}/{subcode}"),
+    };
+    let e = decode(&bytes).expect_err("malformed");
+    let n = e.notification();
+    assert_eq!((n.code, n.subcode), (code, subcode), "{e}");
+    e
+}
+
+/// An empty UPDATE (the IPv4 End-of-RIB), decoded from bytes.
 fn update() -> Update {
-    Update {
-        raw: vec![0, 0, 0, 0],
+    match decode(&raw(0xff, 23, 2, &[0, 0, 0, 0])) {
+        Ok(Message::Update(u)) => u,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An UPDATE whose Withdrawn Routes Length overruns the message: RFC 7606 session reset.
+fn malformed_update() -> Update {
+    match decode(&raw(0xff, 23, 2, &[0, 0x10, 0, 0])) {
+        Ok(Message::Update(u)) => u,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An UPDATE with an invalid ORIGIN value (5) and one NLRI: RFC 7606 treat-as-withdraw.
+fn withdraw_update() -> Update {
+    #[rustfmt::skip]
+    let body = [
+        0, 0, // no withdrawn routes
+        0, 14, // path attribute length
+        0x40, 1, 1, 5, // ORIGIN = 5 (invalid)
+        0x40, 2, 0, // AS_PATH empty
+        0x40, 3, 4, 192, 0, 2, 1, // NEXT_HOP
+        8, 10, // 10.0.0.0/8
+    ];
+    let len = u16::try_from(19 + body.len()).unwrap_or(0);
+    match decode(&raw(0xff, len, 2, &body)) {
+        Ok(Message::Update(u)) => u,
+        other => panic!("{other:?}"),
     }
 }
 
 fn rr(subtype: u8) -> RouteRefresh {
-    RouteRefresh {
-        family: EVPN,
-        subtype,
-    }
-}
-
-fn decode_error(code: u8, subcode: u8) -> MessageError {
-    MessageError {
-        notif: notif(code, subcode),
-    }
+    RouteRefresh::new(EVPN, RouteRefreshSubtype::from_u8(subtype))
 }
 
 /// A session plus a fake clock.
@@ -139,9 +197,12 @@ fn effect(h: &H, outs: &[Output]) -> Effect {
             .collect(),
         connect: outs.contains(&Output::Connect),
         disconnect: outs.contains(&Output::Disconnect),
-        delivered: outs
-            .iter()
-            .any(|o| matches!(o, Output::DeliverUpdate(_) | Output::DeliverRouteRefresh(_))),
+        delivered: outs.iter().any(|o| {
+            matches!(
+                o,
+                Output::DeliverUpdate { .. } | Output::DeliverRouteRefresh(_)
+            )
+        }),
     }
 }
 
@@ -283,7 +344,8 @@ fn cases() -> Vec<Case> {
         case(Established, 0, Input::Received(Message::RouteRefresh(rr(1))), Established, &[], f, f, t),
         case(Established, 0, Input::Received(Message::RouteRefresh(rr(7))), Established, &[], f, f, f),
         case(Established, 0, Input::Received(Message::Open(peer_open(90))), Idle, &["N 5/3"], f, t, f),
-        case(Established, 0, Input::DecodeError(decode_error(3, 1)), Idle, &["N 3/1"], f, t, f),
+        case(Established, 0, Input::Received(Message::Update(malformed_update())), Idle, &["N 3/1"], f, t, f),
+        case(Established, 0, Input::Received(Message::Update(withdraw_update())), Established, &[], f, f, t),
         case(Established, 0, Input::DecodeError(decode_error(1, 3)), Idle, &["N 1/3"], f, t, f),
         case(Established, 0, Input::OpenCollisionDump, Idle, &["N 6/7"], f, t, f),
     ]
@@ -452,7 +514,7 @@ fn hold_timer_is_restarted_by_every_message() {
     let outs = h.feed(Input::TimerExpired(TimerKind::Hold));
     assert_eq!(
         sent_notification(&outs),
-        Some(&notify::hold_timer_expired())
+        Some(&Notification::hold_timer_expired())
     );
     assert_eq!(h.s.state(), State::Idle);
 }
@@ -613,7 +675,7 @@ fn admin_shutdown_carries_message_and_stays_down() {
         }
     )));
     let rec = h.s.counters().last_notification_sent.clone().unwrap();
-    assert_eq!(rec.text, "Cease (6/2): \"maintenance\"");
+    assert_eq!(rec.text, "Cease / Administrative Shutdown: \"maintenance\"");
 }
 
 #[test]
@@ -688,7 +750,7 @@ fn max_prefix_warning_only() {
     // Another family is not limited.
     assert!(h
         .feed(Input::PrefixCount {
-            family: Family::IPV4_UNICAST,
+            family: AfiSafi::IPV4_UNICAST,
             count: 1_000_000
         })
         .is_empty());
@@ -762,12 +824,11 @@ fn gr_peer(n_bit: bool) -> Open {
         90,
         THEM,
         vec![Capability::GracefulRestart(GracefulRestart {
-            restart_state: false,
-            notification: n_bit,
+            restart_flags: if n_bit { GR_NOTIFICATION } else { 0 },
             restart_time: 120,
             families: vec![GracefulRestartFamily {
                 family: EVPN,
-                forwarding_preserved: true,
+                flags: GR_FORWARDING_PRESERVED,
             }],
         })],
     )
@@ -805,9 +866,11 @@ fn graceful_restart_route_retention() {
     let outs = est(true).feed(Input::Received(Message::Notification(notif(6, 6))));
     assert_eq!(retained(&outs), Some(true));
     // ... but not a Hard Reset.
-    let outs = est(true).feed(Input::Received(Message::Notification(
-        notify::notification(6, 9, vec![6, 4]),
-    )));
+    let outs = est(true).feed(Input::Received(Message::Notification(Notification {
+        code: 6,
+        subcode: 9,
+        data: vec![6, 4],
+    })));
     assert_eq!(retained(&outs), Some(false));
     // Without GR from the peer nothing is retained.
     assert_eq!(
@@ -837,15 +900,15 @@ fn route_refresh_out_only_when_negotiated() {
     let outs = h.feed(Input::SendRouteRefresh(rr(0)));
     assert_eq!(outs, vec![Output::Send(Message::RouteRefresh(rr(0)))]);
     assert_eq!(h.s.counters().route_refreshes.sent, 1);
-    // Family not negotiated.
+    // AfiSafi not negotiated.
     let outs = h.feed(Input::SendRouteRefresh(RouteRefresh {
-        family: Family::IPV6_UNICAST,
-        subtype: 0,
+        family: AfiSafi::IPV6_UNICAST,
+        subtype: RouteRefreshSubtype::Normal,
     }));
     assert!(!outs.iter().any(|o| matches!(o, Output::Send(_))));
     // Peer without route refresh: refused.
     let mut plain = peer_open(90);
-    plain.capabilities.retain(|c| {
+    caps_mut(&mut plain).retain(|c| {
         !matches!(
             c,
             Capability::RouteRefresh | Capability::EnhancedRouteRefresh
@@ -943,9 +1006,11 @@ fn counters_and_status_serialize_like_show_neighbor() {
     assert_eq!(json["counters"]["updates"]["received"], 2);
     assert_eq!(json["negotiated"]["peer_as"], 65002);
 
-    h.feed(Input::Received(Message::Notification(
-        notify::notification(6, 2, b"\x03bye".to_vec()),
-    )));
+    h.feed(Input::Received(Message::Notification(Notification {
+        code: 6,
+        subcode: 2,
+        data: b"\x03bye".to_vec(),
+    })));
     let st = h.s.status(h.now);
     assert_eq!(st.state, State::Idle);
     assert_eq!(st.uptime_secs, None);
@@ -955,7 +1020,7 @@ fn counters_and_status_serialize_like_show_neighbor() {
         (rec.code, rec.subcode, rec.data.as_str()),
         (6, 2, "03627965")
     );
-    assert_eq!(rec.text, "Cease (6/2): \"bye\"");
+    assert_eq!(rec.text, "Cease / Administrative Shutdown: \"bye\"");
     assert!(st
         .counters
         .last_error
@@ -971,4 +1036,146 @@ fn invalid_config_is_refused() {
     let mut c = cfg();
     c.router_id = Ipv4Addr::UNSPECIFIED;
     assert!(Session::new(c, 0, Instant::now()).is_err());
+}
+
+/// The NOTIFICATIONs the FSM originates, as bytes on the wire (codec encode), and read
+/// back by the codec the way the peer would.
+#[test]
+fn notifications_on_the_wire() {
+    let wire = |outs: &[Output]| -> Vec<u8> {
+        let n = sent_notification(outs).expect("a NOTIFICATION").clone();
+        let bytes = Message::Notification(n.clone())
+            .to_bytes(&DecodeOptions::default())
+            .expect("encodes")
+            .to_vec();
+        assert_eq!(decode(&bytes), Ok(Message::Notification(n)));
+        assert_eq!(bytes[..16], MARKER);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([bytes[16], bytes[17]])),
+            bytes.len()
+        );
+        assert_eq!(bytes[18], 3, "type NOTIFICATION");
+        bytes[19..].to_vec()
+    };
+    // Hold timer expired in Established: 4/0, no data.
+    let mut h = H::at(State::Established);
+    h.advance(90);
+    assert_eq!(wire(&h.feed(Input::TimerExpired(TimerKind::Hold))), [4, 0]);
+    // Unexpected KEEPALIVE in OpenSent: 5/1.
+    assert_eq!(
+        wire(&H::at(State::OpenSent).feed(Input::Received(Message::Keepalive))),
+        [5, 1]
+    );
+    // Admin shutdown with an RFC 9003 message.
+    let outs = H::at(State::Established).feed(Input::ManualStop(StopReason::AdminShutdown {
+        message: Some("bye".into()),
+    }));
+    assert_eq!(wire(&outs), [6, 2, 3, b'b', b'y', b'e']);
+    // Max prefix: AFI 25, SAFI 70, limit 100.
+    let mut h = H::at_with(
+        max_prefix_cfg(MaxPrefixAction::Teardown { restart_secs: None }),
+        peer_open(90),
+        State::Established,
+    );
+    let outs = h.feed(Input::PrefixCount {
+        family: EVPN,
+        count: 101,
+    });
+    assert_eq!(wire(&outs), [6, 1, 0, 25, 0x46, 0, 0, 0, 100]);
+    let n = sent_notification(&outs).unwrap();
+    assert_eq!(n.max_prefixes(), Some((EVPN, 100)));
+    assert_eq!(ErrorCode::from_u8(n.code), Some(ErrorCode::Cease));
+    // Bad peer AS: 2/2 with the My AS field received.
+    let outs = H::at(State::OpenSent).feed(Input::Received(Message::Open(peer_open_with(
+        65003,
+        90,
+        THEM,
+        vec![],
+    ))));
+    assert_eq!(wire(&outs), [2, 2, 0xfd, 0xeb]);
+}
+
+/// Two sessions wired back to back through the codec: every message one sends is encoded,
+/// decoded with the options the other asked for, and fed to the other, until both are
+/// Established; then a KEEPALIVE tick and a shutdown travel the same way.
+#[test]
+fn two_sessions_reach_established_over_encoded_bytes() {
+    let mut a_cfg = cfg();
+    a_cfg.hostname = Some("leaf1".into());
+    let mut b_cfg = PeerConfig::new(
+        65002,
+        RemoteAs::Asn(65001),
+        THEM,
+        vec![EVPN, AfiSafi::IPV4_UNICAST],
+    );
+    b_cfg.timers.hold_time = 30;
+    b_cfg.extended_message = false;
+    let mut a = H::new(a_cfg);
+    let mut b = H::new(b_cfg);
+    let mut opts = [DecodeOptions::default(); 2];
+
+    /// Deliver `outs` of side `from` to the other side; return what that produced.
+    fn carry(
+        outs: Vec<Output>,
+        to: &mut H,
+        to_opts: &mut DecodeOptions,
+        from_opts: &mut DecodeOptions,
+    ) -> Vec<Output> {
+        let mut produced = Vec::new();
+        for o in outs {
+            match o {
+                Output::Send(m) => {
+                    let bytes = m.to_bytes(from_opts).expect("encodes");
+                    let m2 = Message::decode(&bytes, to_opts).expect("decodes");
+                    assert_eq!(m2, m);
+                    produced.extend(to.feed(Input::Received(m2)));
+                }
+                Output::SetCodec(o) => *from_opts = o,
+                _ => {}
+            }
+        }
+        produced
+    }
+
+    let a_out = a.feed(Input::ManualStart);
+    assert!(a_out.contains(&Output::Connect));
+    b.feed(Input::ManualStartPassive);
+    // The daemon's TCP connect succeeds on both ends.
+    let mut a_out = a.feed(Input::TcpConnected(Initiator::Local));
+    let mut b_out = b.feed(Input::TcpConnected(Initiator::Remote));
+    for _ in 0..4 {
+        let (oa, ob) = opts.split_at_mut(1);
+        let to_b = carry(std::mem::take(&mut a_out), &mut b, &mut ob[0], &mut oa[0]);
+        let to_a = carry(std::mem::take(&mut b_out), &mut a, &mut oa[0], &mut ob[0]);
+        b_out = to_b;
+        a_out = to_a;
+    }
+    assert_eq!(
+        (a.s.state(), b.s.state()),
+        (State::Established, State::Established)
+    );
+    let na = a.s.negotiated().unwrap().clone();
+    let nb = b.s.negotiated().unwrap().clone();
+    assert_eq!((na.peer_as, nb.peer_as), (65002, 65001));
+    assert_eq!((na.hold_time, nb.hold_time), (30, 30));
+    assert_eq!(na.families, vec![EVPN]);
+    assert!(!na.extended_message && !nb.extended_message);
+    assert_eq!(nb.peer_hostname.as_deref(), Some("leaf1"));
+    assert_eq!(
+        opts[0],
+        DecodeOptions {
+            four_octet_as: true,
+            extended_message: false
+        }
+    );
+
+    // A shuts the session down; B reads the Cease and goes Idle too.
+    let outs = a.feed(Input::ManualStop(StopReason::AdminShutdown {
+        message: Some("maint".into()),
+    }));
+    let (oa, ob) = opts.split_at_mut(1);
+    carry(outs, &mut b, &mut ob[0], &mut oa[0]);
+    assert_eq!((a.s.state(), b.s.state()), (State::Idle, State::Idle));
+    let rec = b.s.counters().last_notification_received.clone().unwrap();
+    assert_eq!(rec.text, "Cease / Administrative Shutdown: \"maint\"");
 }
