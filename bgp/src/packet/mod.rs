@@ -20,6 +20,8 @@ pub mod prefix;
 pub mod route_refresh;
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategy_msg;
 pub mod types;
 pub mod update;
 

@@ -532,12 +532,11 @@ fn pack(
         let before = msg.len();
         r.encode(&mut msg);
         if msg.len() > max {
+            let len = msg.len();
             msg.truncate(before);
             if before == template.len() {
-                return Err(EncodeError::TooLong {
-                    len: template.len() + (msg.len() - before),
-                    max,
-                });
+                // Not even one route fits beside the attributes.
+                return Err(EncodeError::TooLong { len, max });
             }
             out.push(finish(msg));
             msg = BytesMut::with_capacity(max);
@@ -556,3 +555,6 @@ fn pack(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;
