@@ -188,12 +188,12 @@ pub enum Output {
     /// The session is up with these parameters: start sending routes (for the
     /// negotiated families only).
     Established(Box<Negotiated>),
-    /// The session left Established. `retain_routes`: the peer announced graceful
-    /// restart and the way it ended keeps GR semantics (RFC 4724, RFC 8538), so its
-    /// routes become stale instead of being withdrawn.
+    /// The session left Established. With `stale` set the peer announced graceful
+    /// restart and the way it ended keeps GR semantics (RFC 4724, RFC 8538): the RIB
+    /// keeps those routes as stale instead of withdrawing them; else it withdraws all.
     Down {
-        retain_routes: bool,
         reason: String,
+        stale: Option<StaleRoutes>,
     },
     /// An UPDATE for the RIB, with its RFC 7606 verdict (Accept, AttributeDiscard or
     /// TreatAsWithdraw; never SessionReset).
@@ -206,6 +206,17 @@ pub enum Output {
         level: LogLevel,
         text: String,
     },
+}
+
+/// What the RIB keeps when a session ends gracefully (RFC 4724 section 4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleRoutes {
+    /// The peer's Restart Time: delete the stale routes if the session is not back
+    /// (Established) by then.
+    pub restart_time: Duration,
+    /// The families the peer listed in its GR capability; routes of any other family
+    /// are withdrawn at once.
+    pub families: Vec<AfiSafi>,
 }
 
 /// Whether the session restarts by itself after going Idle.
@@ -728,10 +739,10 @@ impl Session {
         }
         if self.state == State::Established {
             self.counters.dropped += 1;
-            let retain_routes = self.retain_routes();
+            let stale = self.stale_routes();
             self.out.push(Output::Down {
-                retain_routes,
                 reason: reason.clone(),
+                stale,
             });
             let stable = Duration::from_secs(u64::from(self.cfg.timers.stable_after));
             if self
@@ -772,18 +783,16 @@ impl Session {
     /// RFC 4724 section 4.2 / RFC 8538 section 4: keep the peer's routes as stale when
     /// it announced GR and the session ended without a NOTIFICATION, or with one other
     /// than Hard Reset when both sides set the N-bit.
-    fn retain_routes(&self) -> bool {
-        let Some(gr) = self
-            .negotiated
-            .as_ref()
-            .and_then(|n| n.graceful_restart.as_ref())
-        else {
-            return false;
-        };
-        match &self.notification {
+    fn stale_routes(&self) -> Option<StaleRoutes> {
+        let gr = self.negotiated.as_ref()?.graceful_restart.as_ref()?;
+        let graceful = match &self.notification {
             None => true,
             Some(n) => gr.notification && n.cease_subcode() != Some(CeaseSubcode::HardReset),
-        }
+        };
+        (graceful && !gr.families.is_empty()).then(|| StaleRoutes {
+            restart_time: Duration::from_secs(u64::from(gr.restart_time)),
+            families: gr.families.clone(),
+        })
     }
 
     fn set_state(&mut self, now: Instant, to: State) {

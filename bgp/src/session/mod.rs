@@ -31,5 +31,5 @@ pub use config::{
     GracefulRestartConfig, MaxPrefix, MaxPrefixAction, PeerConfig, RemoteAs, TimerConfig,
 };
 pub use counters::{Counters, SessionStatus};
-pub use fsm::{Input, LogLevel, Output, Session, State, StopReason, TimerKind};
+pub use fsm::{Input, LogLevel, Output, Session, StaleRoutes, State, StopReason, TimerKind};
 pub use negotiate::{build_open, negotiate, Negotiated, OpenError};

@@ -15,13 +15,9 @@ fn admin_shutdown_carries_message_and_stays_down() {
     assert_eq!((n.code, n.subcode), (6, 2));
     assert_eq!(n.data, b"\x0bmaintenance".to_vec());
     assert!(timer_started(&outs, TimerKind::IdleHold).is_none());
-    assert!(outs.iter().any(|o| matches!(
-        o,
-        Output::Down {
-            retain_routes: false,
-            ..
-        }
-    )));
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Down { stale: None, .. })));
     let rec = h.s.counters().last_notification_sent.clone().unwrap();
     assert_eq!(rec.text, "Cease / Administrative Shutdown: \"maintenance\"");
 }

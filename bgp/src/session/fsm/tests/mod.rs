@@ -4,6 +4,7 @@
 //! two-session cases (collision included).
 
 mod features;
+mod prop;
 mod table;
 mod timers;
 mod wire;
@@ -280,7 +281,13 @@ fn gr_peer(n_bit: bool) -> Open {
 
 fn retained(outs: &[Output]) -> Option<bool> {
     outs.iter().find_map(|o| match o {
-        Output::Down { retain_routes, .. } => Some(*retain_routes),
+        Output::Down { stale, .. } => {
+            if let Some(st) = stale {
+                assert_eq!(st.restart_time, Duration::from_secs(120));
+                assert_eq!(st.families, vec![EVPN]);
+            }
+            Some(stale.is_some())
+        }
         _ => None,
     })
 }
