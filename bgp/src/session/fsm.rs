@@ -412,8 +412,15 @@ impl Session {
             Input::AutomaticStartPassive => self.start(now, true),
             Input::TimerExpired(TimerKind::IdleHold) => self.start(now, self.passive_start),
             Input::ManualStop(reason) => {
-                // Ignored by the RFC; here it also cancels a pending automatic restart.
-                self.stop_timer(TimerKind::IdleHold);
+                // Ignored by the RFC. Here, while an automatic restart is pending, a
+                // shutdown cancels it and a reset makes it happen after the short delay.
+                if self.armed & TimerKind::IdleHold.bit() != 0 {
+                    match reason.restart(&self.cfg.timers) {
+                        Restart::Never => self.stop_timer(TimerKind::IdleHold),
+                        Restart::After(d) => self.start_timer(TimerKind::IdleHold, d),
+                        Restart::Damped => {}
+                    }
+                }
                 self.counters.connect_retries = 0;
                 self.log(
                     LogLevel::Info,

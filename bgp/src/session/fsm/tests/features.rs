@@ -263,3 +263,27 @@ fn invalid_config_is_refused() {
     c.router_id = Ipv4Addr::UNSPECIFIED;
     assert!(Session::new(c, 0, Instant::now()).is_err());
 }
+
+#[test]
+fn admin_reset_in_idle_shortens_a_pending_restart_but_never_starts_a_stopped_peer() {
+    // Damped restart pending (after several failures), then `clear bgp`: restart in 1 s.
+    let mut h = H::at(State::Connect);
+    for _ in 0..4 {
+        h.feed(Input::TcpConnectionFails);
+        h.advance(60);
+        h.feed(Input::TimerExpired(TimerKind::IdleHold));
+    }
+    let outs = h.feed(Input::TcpConnectionFails);
+    assert!(timer_started(&outs, TimerKind::IdleHold).unwrap() > Duration::from_secs(8));
+    let outs = h.feed(Input::ManualStop(StopReason::AdminReset { message: None }));
+    assert_eq!(
+        timer_started(&outs, TimerKind::IdleHold),
+        Some(Duration::from_secs(1))
+    );
+    // A peer that was never started (or was shut down) stays down on a reset.
+    let mut h = H::new(cfg());
+    assert!(!h
+        .feed(Input::ManualStop(StopReason::AdminReset { message: None }))
+        .iter()
+        .any(|o| matches!(o, Output::StartTimer(..) | Output::Connect)));
+}
