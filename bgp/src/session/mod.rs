@@ -18,6 +18,34 @@
 //!  |   DeliverUpdate/RouteRefresh|  Deliver*, Log            connections to close
 //!  +-----------------------------+
 //! ```
+//!
+//! # Driving a session (what the daemon provides)
+//!
+//! - One `Session` per TCP connection, created with `Session::new(config, seed, now)`;
+//!   `seed` from e.g. the peer address so timers differ between peers but replay in tests.
+//! - Feed every event with `process(now, input)` and carry out the returned `Output`s in
+//!   order, before feeding the next event. `now` is a monotonic `Instant`.
+//! - Timers: one per `TimerKind`. `StartTimer(k, d)` (re)arms k to fire `d` from now,
+//!   `StopTimer(k)` cancels it; a firing becomes `TimerExpired(k)`. An expiry that races
+//!   a stop is harmless (ignored as stale).
+//! - TCP: `Connect` opens a connection to the peer (port 179, MD5/TTL/GTSM as
+//!   configured); success is `TcpConnected(Initiator::Local)`, failure
+//!   `TcpConnectionFails`. An accepted connection from the peer (after checking the source
+//!   against the neighbour or listen range) is `TcpConnected(Initiator::Remote)`; when it
+//!   arrives while our own attempt is pending, the daemon abandons the attempt. If the
+//!   session is already past Active, the accepted connection gets its own `Session`
+//!   (started with `ManualStartPassive`) and `collision::resolve` decides, after each
+//!   OPEN (`SetCodec` is the sign), which one receives `OpenCollisionDump`.
+//!   `Disconnect` closes after flushing what `Send` queued. A read or write error, or EOF,
+//!   is `TcpConnectionFails`.
+//! - Reading: split messages with `packet::frame` using the current `DecodeOptions`
+//!   (`SetCodec` changes them after the OPEN), decode one message at a time, and feed
+//!   `Received(msg)` or `DecodeError(err)`.
+//! - RIB: `Established` starts the Adj-RIB-Out for the negotiated families; the writer
+//!   reports `UpdatesSent` (it postpones KEEPALIVEs); `DeliverUpdate` carries the RFC
+//!   7606 verdict; `Down` withdraws the peer's routes or keeps them stale (`stale`); the
+//!   RIB reports accepted prefix counts with `PrefixCount` for max-prefix.
+//! - CLI: `status(now)` is a serializable snapshot (`show bgp neighbor`).
 
 pub mod backoff;
 pub mod collision;
