@@ -152,7 +152,7 @@ pub enum NlriError {
 
 mod esi;
 #[cfg(test)]
-mod gobgp_golden;
+mod golden;
 mod key;
 #[cfg(test)]
 mod tests;

@@ -117,6 +117,7 @@ pub const SUBTYPE_DEFAULT_GATEWAY: u8 = 0x0d;
 pub const SUBTYPE_MAC_MOBILITY: u8 = 0x00;
 pub const SUBTYPE_ESI_LABEL: u8 = 0x01;
 pub const SUBTYPE_ROUTER_MAC: u8 = 0x03;
+pub const SUBTYPE_ES_IMPORT_RT: u8 = 0x02;
 
 /// Encapsulation tunnel type for VXLAN (RFC 9012 / IANA BGP Tunnel Encapsulation Types).
 pub const TUNNEL_TYPE_VXLAN: u16 = 8;
@@ -311,6 +312,10 @@ impl std::fmt::Display for ExtendedCommunity {
             }
             Self::DefaultGateway => f.write_str("Default Gateway"),
             Self::RouterMac { mac } => write!(f, "Rmac:{mac}"),
+            // ES-Import route target (RFC 7432 section 7.6): untyped, but FRR names it.
+            Self::Raw {
+                value: [TYPE_EVPN, SUBTYPE_ES_IMPORT_RT, m @ ..],
+            } => write!(f, "ES-Import-Rt:{}", MacAddress(*m)),
             Self::Raw { value } => {
                 f.write_str("UNK:0x")?;
                 for b in value {

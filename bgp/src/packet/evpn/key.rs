@@ -28,48 +28,47 @@ pub struct EvpnRouteKey([u8; KEY_LEN]);
 
 impl EvpnRouteKey {
     pub(super) fn of(nlri: &EvpnNlri) -> Self {
-        let mut k = KeyWriter {
-            buf: [0; KEY_LEN],
-            at: 0,
-        };
-        k.put(&[nlri.route_type()]);
+        // Fixed ranges so the copies compile to plain moves (no bounds checks at runtime).
+        let mut b = [0u8; KEY_LEN];
+        b[0] = nlri.route_type();
         match nlri {
             EvpnNlri::EthernetAutoDiscovery(r) => {
-                k.put(&r.rd.to_bytes());
-                k.put(&r.esi.0);
-                k.put(&r.ethernet_tag.to_be_bytes());
+                b[1..9].copy_from_slice(&r.rd.to_bytes());
+                b[9..19].copy_from_slice(&r.esi.0);
+                b[19..23].copy_from_slice(&r.ethernet_tag.to_be_bytes());
             }
             EvpnNlri::MacIp(r) => {
-                k.put(&r.rd.to_bytes());
-                k.put(&r.ethernet_tag.to_be_bytes());
-                k.put(&[r.mac_len]);
-                k.put(&r.mac.0);
-                k.ip(r.ip.as_ref());
+                b[1..9].copy_from_slice(&r.rd.to_bytes());
+                b[9..13].copy_from_slice(&r.ethernet_tag.to_be_bytes());
+                b[13] = r.mac_len;
+                b[14..20].copy_from_slice(&r.mac.0);
+                b[20..37].copy_from_slice(&ip_field(r.ip.as_ref()));
             }
             EvpnNlri::InclusiveMulticast(r) => {
-                k.put(&r.rd.to_bytes());
-                k.put(&r.ethernet_tag.to_be_bytes());
-                k.ip(Some(&r.originator));
+                b[1..9].copy_from_slice(&r.rd.to_bytes());
+                b[9..13].copy_from_slice(&r.ethernet_tag.to_be_bytes());
+                b[13..30].copy_from_slice(&ip_field(Some(&r.originator)));
             }
             EvpnNlri::EthernetSegment(r) => {
-                k.put(&r.rd.to_bytes());
-                k.put(&r.esi.0);
-                k.ip(Some(&r.originator));
+                b[1..9].copy_from_slice(&r.rd.to_bytes());
+                b[9..19].copy_from_slice(&r.esi.0);
+                b[19..36].copy_from_slice(&ip_field(Some(&r.originator)));
             }
             EvpnNlri::IpPrefix(r) => {
-                k.put(&r.rd.to_bytes());
-                k.put(&r.ethernet_tag.to_be_bytes());
-                k.put(&[r.prefix_len]);
-                k.ip(Some(&r.prefix));
+                b[1..9].copy_from_slice(&r.rd.to_bytes());
+                b[9..13].copy_from_slice(&r.ethernet_tag.to_be_bytes());
+                b[13] = r.prefix_len;
+                b[14..31].copy_from_slice(&ip_field(Some(&r.prefix)));
             }
             EvpnNlri::Unknown { value, .. } => {
                 // Unknown types are never installed (RFC 7432 section 7 says ignore them),
                 // so their key only needs to be deterministic: length and leading octets.
-                k.put(&[u8::try_from(value.len()).unwrap_or(u8::MAX)]);
-                k.put(&value[..value.len().min(UNKNOWN_KEPT)]);
+                b[1] = u8::try_from(value.len()).unwrap_or(u8::MAX);
+                let kept = &value[..value.len().min(UNKNOWN_KEPT)];
+                b[2..2 + kept.len()].copy_from_slice(kept);
             }
         }
-        EvpnRouteKey(k.buf)
+        EvpnRouteKey(b)
     }
 
     /// The route type code.
@@ -165,36 +164,21 @@ impl EvpnRouteKey {
     }
 }
 
-struct KeyWriter {
-    buf: [u8; KEY_LEN],
-    at: usize,
-}
-
-impl KeyWriter {
-    fn put(&mut self, b: &[u8]) {
-        // Every layout above is at most KEY_LEN octets; the min keeps this panic-free.
-        let end = (self.at + b.len()).min(KEY_LEN);
-        self.buf[self.at..end].copy_from_slice(&b[..end - self.at]);
-        self.at = end;
+/// IP length in bits then 16 octets (IPv4 left-aligned, rest zero; all zero for none).
+fn ip_field(ip: Option<&IpAddr>) -> [u8; 17] {
+    let mut f = [0u8; 17];
+    match ip {
+        None => {}
+        Some(IpAddr::V4(a)) => {
+            f[0] = 32;
+            f[1..5].copy_from_slice(&a.octets());
+        }
+        Some(IpAddr::V6(a)) => {
+            f[0] = 128;
+            f[1..17].copy_from_slice(&a.octets());
+        }
     }
-
-    /// IP length in bits then 16 octets (IPv4 left-aligned, rest zero).
-    fn ip(&mut self, ip: Option<&IpAddr>) {
-        let mut addr = [0u8; 16];
-        let bits = match ip {
-            None => 0,
-            Some(IpAddr::V4(a)) => {
-                addr[..4].copy_from_slice(&a.octets());
-                32
-            }
-            Some(IpAddr::V6(a)) => {
-                addr = a.octets();
-                128
-            }
-        };
-        self.put(&[bits]);
-        self.put(&addr);
-    }
+    f
 }
 
 impl fmt::Display for EvpnRouteKey {

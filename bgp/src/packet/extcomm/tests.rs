@@ -63,6 +63,14 @@ fn known() -> Vec<([u8; 8], ExtendedCommunity, &'static str)> {
             ExtendedCommunity::EsiLabel { flags: 0, label: 0 },
             "ESI-label-Rt:AA",
         ),
+        // ES-Import route target (06 02) stays raw but prints as FRR names it.
+        (
+            [0x06, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff],
+            ExtendedCommunity::Raw {
+                value: [0x06, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff],
+            },
+            "ES-Import-Rt:aa:bb:cc:dd:ee:ff",
+        ),
         // ND flags (06 08) is not typed: raw, printed in hex.
         (
             [0x06, 0x08, 0x01, 0, 0, 0, 0, 0],
