@@ -72,6 +72,9 @@ pub struct TimerConfig {
     pub idle_hold_max: u32,
     /// A session that stayed Established this long resets the damping.
     pub stable_after: u32,
+    /// RFC 4271 DelayOpen: seconds to wait for the peer's OPEN before sending ours.
+    #[serde(default)]
+    pub delay_open: Option<u16>,
 }
 
 impl Default for TimerConfig {
@@ -85,6 +88,7 @@ impl Default for TimerConfig {
             idle_hold_min: 1,
             idle_hold_max: 120,
             stable_after: 60,
+            delay_open: None,
         }
     }
 }

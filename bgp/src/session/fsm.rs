@@ -5,7 +5,8 @@
 //! Time only enters through `now`; randomness only through the seed given to `new`.
 //!
 //! Deviations from the RFC text, on purpose:
-//! - DelayOpen is not implemented (Events 12, 20 never occur).
+//! - DelayOpen (Events 12, 20) is implemented; SendNOTIFICATIONwithoutOPEN is not: an
+//!   error before our OPEN went out closes without NOTIFICATION.
 //! - TcpConnection_Valid / Tcp_CR_Invalid (Events 14, 15) are the daemon's check (is the
 //!   source a configured peer or inside a listen range) before it calls `TcpConnected`.
 //! - A second connection for the same peer is a second `Session`; see `collision.rs`.
@@ -50,14 +51,18 @@ pub enum TimerKind {
     /// Delay before the automatic restart after an error (RFC 4271 8.1.1 damping), or
     /// the max-prefix restart delay.
     IdleHold,
+    /// RFC 4271 DelayOpenTimer: wait this long after TCP is up for the peer's OPEN
+    /// before sending ours (FRR `timers delayopen`); only with `TimerConfig::delay_open`.
+    DelayOpen,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 4] = [
+    pub const ALL: [TimerKind; 5] = [
         Self::ConnectRetry,
         Self::Hold,
         Self::Keepalive,
         Self::IdleHold,
+        Self::DelayOpen,
     ];
 
     fn bit(self) -> u8 {
@@ -451,6 +456,21 @@ impl Session {
                 self.initiate_tcp();
             }
             Input::TcpConnected(by) => self.tcp_up(now, by),
+            Input::TimerExpired(TimerKind::DelayOpen) => self.send_open(now),
+            Input::Received(Message::Open(open)) if self.delay_open_running() => {
+                self.open_during_delay(now, open)
+            }
+            Input::TcpConnectionFails if self.delay_open_running() => {
+                // RFC: restart ConnectRetryTimer, stop DelayOpenTimer, keep listening.
+                self.tcp = false;
+                self.out.push(Output::Disconnect);
+                self.stop_timer(TimerKind::DelayOpen);
+                self.initiator = None;
+                if !self.cfg.passive {
+                    self.arm_connect_retry();
+                }
+                self.set_state(now, State::Active);
+            }
             Input::TcpConnectionFails => {
                 self.tcp = false;
                 self.go_idle(
@@ -482,6 +502,10 @@ impl Session {
                 self.set_state(now, State::Connect);
             }
             Input::TcpConnected(by) => self.tcp_up(now, by),
+            Input::TimerExpired(TimerKind::DelayOpen) => self.send_open(now),
+            Input::Received(Message::Open(open)) if self.delay_open_running() => {
+                self.open_during_delay(now, open)
+            }
             Input::TcpConnectionFails => {
                 self.tcp = false;
                 self.go_idle(
@@ -659,13 +683,32 @@ impl Session {
         self.start_timer(TimerKind::ConnectRetry, d);
     }
 
-    /// TCP is up (either direction): send our OPEN and wait for theirs under the large
-    /// initial hold time.
+    /// TCP is up (either direction): send our OPEN now, or after the DelayOpen time.
     fn tcp_up(&mut self, now: Instant, by: Initiator) {
         self.stop_timer(TimerKind::ConnectRetry);
         self.tcp = true;
         self.initiator = Some(by);
         self.last_rx = Some(now);
+        match self.cfg.timers.delay_open.filter(|d| *d > 0) {
+            Some(d) => self.start_timer(TimerKind::DelayOpen, TimerConfig::secs(u32::from(d))),
+            None => self.send_open(now),
+        }
+    }
+
+    fn delay_open_running(&self) -> bool {
+        self.armed & TimerKind::DelayOpen.bit() != 0
+    }
+
+    /// The peer's OPEN came while we were delaying ours: send ours, then handle theirs
+    /// as in OpenSent (KEEPALIVE and OpenConfirm, or the OPEN error).
+    fn open_during_delay(&mut self, now: Instant, open: Open) {
+        self.stop_timer(TimerKind::DelayOpen);
+        self.send(now, Message::Open(self.our_open.clone()));
+        self.on_open(now, open);
+    }
+
+    /// Send our OPEN and wait for theirs under the large initial hold time.
+    fn send_open(&mut self, now: Instant) {
         self.send(now, Message::Open(self.our_open.clone()));
         let open_hold = Duration::from_secs(u64::from(self.cfg.timers.open_hold_time));
         self.hold = open_hold;

@@ -14,6 +14,7 @@ fn any_input() -> impl Strategy<Value = Input> {
         Just(TimerKind::Hold),
         Just(TimerKind::Keepalive),
         Just(TimerKind::IdleHold),
+        Just(TimerKind::DelayOpen),
     ];
     prop_oneof![
         Just(Input::ManualStart),
@@ -55,11 +56,12 @@ fn any_input() -> impl Strategy<Value = Input> {
     ]
 }
 
-fn run(passive: bool, steps: Vec<(u64, Input)>) -> Result<(), TestCaseError> {
+fn run(passive: bool, delay_open: bool, steps: Vec<(u64, Input)>) -> Result<(), TestCaseError> {
     let mut c = max_prefix_cfg(MaxPrefixAction::Teardown {
         restart_secs: Some(5),
     });
     c.passive = passive;
+    c.timers.delay_open = delay_open.then_some(3);
     let mut h = H::new(c);
     // The daemon's view of the armed timers, built only from the outputs.
     let mut armed: HashSet<TimerKind> = HashSet::new();
@@ -122,15 +124,16 @@ proptest! {
 
     #[test]
     fn random_event_sequences_keep_invariants(
+        delay_open in any::<bool>(),
         steps in proptest::collection::vec((0u64..100_000, any_input()), 1..60)
     ) {
-        run(false, steps)?;
+        run(false, delay_open, steps)?;
     }
 
     #[test]
     fn passive_peer_never_connects_whatever_happens(
         steps in proptest::collection::vec((0u64..100_000, any_input()), 1..60)
     ) {
-        run(true, steps)?;
+        run(true, false, steps)?;
     }
 }

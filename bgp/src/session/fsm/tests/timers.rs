@@ -255,3 +255,92 @@ fn passive_start_of_an_active_peer_connects_after_connect_retry() {
     assert!(outs.contains(&Output::Connect));
     assert_eq!(h.s.state(), State::Connect);
 }
+
+fn delay_open_cfg() -> PeerConfig {
+    let mut c = cfg();
+    c.timers.delay_open = Some(5);
+    c
+}
+
+fn sends(outs: &[Output]) -> Vec<&'static str> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send(m) => Some(message_name(m)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn delay_open_sends_our_open_when_the_timer_expires() {
+    let mut h = H::at_with(delay_open_cfg(), peer_open(90), State::Connect);
+    let outs = h.feed(Input::TcpConnected(Initiator::Local));
+    assert!(sends(&outs).is_empty(), "{outs:?}");
+    assert_eq!(
+        timer_started(&outs, TimerKind::DelayOpen),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(h.s.state(), State::Connect);
+    h.advance(5);
+    let outs = h.feed(Input::TimerExpired(TimerKind::DelayOpen));
+    assert_eq!(sends(&outs), ["OPEN"]);
+    assert_eq!(
+        timer_started(&outs, TimerKind::Hold),
+        Some(Duration::from_secs(240))
+    );
+    assert_eq!(h.s.state(), State::OpenSent);
+}
+
+#[test]
+fn delay_open_peer_open_first_goes_straight_to_openconfirm() {
+    let mut h = H::at_with(delay_open_cfg(), peer_open(90), State::Active);
+    h.feed(Input::TcpConnected(Initiator::Remote));
+    assert_eq!(h.s.state(), State::Active);
+    let outs = h.feed(Input::Received(Message::Open(peer_open(30))));
+    assert_eq!(sends(&outs), ["OPEN", "KEEPALIVE"]);
+    assert!(outs.contains(&Output::StopTimer(TimerKind::DelayOpen)));
+    assert_eq!(
+        timer_started(&outs, TimerKind::Hold),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(h.s.state(), State::OpenConfirm);
+    h.feed(Input::Received(Message::Keepalive));
+    assert_eq!(h.s.state(), State::Established);
+    // A bad OPEN during the delay: our OPEN, then the NOTIFICATION, then Idle.
+    let mut h = H::at_with(delay_open_cfg(), peer_open(90), State::Connect);
+    h.feed(Input::TcpConnected(Initiator::Local));
+    let outs = h.feed(Input::Received(Message::Open(peer_open_with(
+        65009,
+        90,
+        THEM,
+        vec![],
+    ))));
+    assert_eq!(sends(&outs), ["OPEN", "NOTIFICATION"]);
+    assert_eq!(
+        sent_notification(&outs).map(|n| (n.code, n.subcode)),
+        Some((2, 2))
+    );
+    assert_eq!(h.s.state(), State::Idle);
+}
+
+#[test]
+fn delay_open_tcp_failure_and_unexpected_messages() {
+    // Connect: the connection drops during the delay -> Active, retry timer restarted.
+    let mut h = H::at_with(delay_open_cfg(), peer_open(90), State::Connect);
+    h.feed(Input::TcpConnected(Initiator::Local));
+    let outs = h.feed(Input::TcpConnectionFails);
+    assert!(outs.contains(&Output::StopTimer(TimerKind::DelayOpen)));
+    assert!(timer_started(&outs, TimerKind::ConnectRetry).is_some());
+    assert_eq!(h.s.state(), State::Active);
+    // Active: a KEEPALIVE before any OPEN -> Idle, closed without NOTIFICATION.
+    let mut h = H::at_with(delay_open_cfg(), peer_open(90), State::Active);
+    h.feed(Input::TcpConnected(Initiator::Remote));
+    let outs = h.feed(Input::Received(Message::Keepalive));
+    assert!(sends(&outs).is_empty());
+    assert!(outs.contains(&Output::Disconnect));
+    assert!(outs.contains(&Output::StopTimer(TimerKind::DelayOpen)));
+    assert_eq!(h.s.state(), State::Idle);
+    // Without delay-open the DelayOpen timer never runs, so its expiry is stale.
+    let mut h = H::at(State::Connect);
+    assert!(h.feed(Input::TimerExpired(TimerKind::DelayOpen)).is_empty());
+}
