@@ -141,7 +141,7 @@ pub enum Input {
     AutomaticStartPassive,
     /// Event 2 (and Event 8 AutomaticStop for `OutOfResources`).
     ManualStop(StopReason),
-    /// Events 9, 10, 11, 13: a timer the session started (and did not stop) fired.
+    /// Events 9-13: a timer the session started (and did not stop) fired.
     TimerExpired(TimerKind),
     /// Event 16 TcpCRAcked (`Local`) or Event 17 TcpConnectionConfirmed (`Remote`).
     TcpConnected(Initiator),
@@ -172,8 +172,10 @@ pub enum LogLevel {
     Error,
 }
 
-/// What the caller must do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the caller must do, in order. Serializable so the daemon can trace sessions
+/// as JSON lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Output {
     /// Open a TCP connection to the peer (never for passive peers).
     Connect,

@@ -287,3 +287,15 @@ fn admin_reset_in_idle_shortens_a_pending_restart_but_never_starts_a_stopped_pee
         .iter()
         .any(|o| matches!(o, Output::StartTimer(..) | Output::Connect)));
 }
+
+#[test]
+fn outputs_serialize_for_tracing() {
+    let mut h = H::at(State::OpenSent);
+    let outs = h.feed(Input::Received(Message::Open(peer_open(90))));
+    let json = serde_json::to_string(&outs).expect("serializes");
+    assert!(json.contains(r#"{"send":{"type":"keepalive"}}"#), "{json}");
+    assert!(
+        json.contains(r#""state_change":{"from":"OpenSent","to":"OpenConfirm"}"#),
+        "{json}"
+    );
+}
