@@ -691,6 +691,9 @@ impl Session {
         self.tcp = true;
         self.initiator = Some(by);
         self.last_rx = Some(now);
+        // A new connection: nothing exchanged on it yet (a late NOTIFICATION from the
+        // previous one must not decide this one's GR outcome).
+        self.notification = None;
         match self.cfg.timers.delay_open.filter(|d| *d > 0) {
             Some(d) => self.start_timer(TimerKind::DelayOpen, TimerConfig::secs(u32::from(d))),
             None => self.send_open(now),

@@ -299,3 +299,18 @@ fn outputs_serialize_for_tracing() {
         "{json}"
     );
 }
+
+#[test]
+fn late_notification_from_an_old_connection_does_not_end_gr_of_the_next() {
+    let mut h = H::at_with(gr_cfg(false), gr_peer(false), State::Established);
+    h.feed(Input::TcpConnectionFails);
+    // The old connection's NOTIFICATION shows up after we went Idle.
+    h.feed(Input::Received(Message::Notification(notif(6, 2))));
+    h.advance(5);
+    h.feed(Input::TimerExpired(TimerKind::IdleHold));
+    h.feed(Input::TcpConnected(Initiator::Local));
+    h.feed(Input::Received(Message::Open(gr_peer(false))));
+    h.feed(Input::Received(Message::Keepalive));
+    assert_eq!(h.s.state(), State::Established);
+    assert_eq!(retained(&h.feed(Input::TcpConnectionFails)), Some(true));
+}
