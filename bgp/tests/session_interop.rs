@@ -58,7 +58,7 @@ impl Driver {
                 }
                 Output::Disconnect => {
                     if let Some(st) = self.stream.take() {
-                        let _ = st.shutdown(Shutdown::Both);
+                        close_gracefully(st);
                     }
                     self.buf.clear();
                     self.opts = DecodeOptions::default();
@@ -147,6 +147,22 @@ impl Driver {
             }
         }
         true
+    }
+}
+
+/// Close as a speaker should: FIN after our last message, then drain until the peer
+/// closes (bounded). Closing with unread input would send an RST, which can make the
+/// peer's kernel discard a NOTIFICATION it has not read yet.
+fn close_gracefully(mut st: TcpStream) {
+    let _ = st.shutdown(Shutdown::Write);
+    let _ = st.set_read_timeout(Some(Duration::from_millis(200)));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    while Instant::now() < deadline {
+        match st.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
     }
 }
 
@@ -320,73 +336,103 @@ fn session_with_gobgpd() {
     );
 }
 
+/// FRR bgpd (AS 65003) on `ip`, expecting us (127.0.0.1) as `remote_as`, passive.
+struct Frr {
+    _daemon: Daemon,
+    addr: SocketAddr,
+    vty: PathBuf,
+}
+
+impl Frr {
+    fn start(name: &str, ip: Ipv4Addr, remote_as: u32) -> Self {
+        let bgpd = "/usr/lib/frr/bgpd";
+        require(bgpd);
+        require("vtysh");
+        let dir = scratch(name);
+        let port = free_port(ip);
+        let conf = dir.join("bgpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "frr defaults datacenter\n\
+                 hostname frrpeer\n\
+                 router bgp 65003\n \
+                 bgp router-id 10.0.0.3\n \
+                 no bgp default ipv4-unicast\n \
+                 no bgp ebgp-requires-policy\n \
+                 neighbor 127.0.0.1 remote-as {remote_as}\n \
+                 neighbor 127.0.0.1 passive\n \
+                 address-family l2vpn evpn\n  \
+                 neighbor 127.0.0.1 activate\n \
+                 exit-address-family\n"
+            ),
+        )
+        .expect("write config");
+        let child = Command::new(bgpd)
+            .args([
+                "-Z",
+                "-S",
+                "-n",
+                "-P",
+                "0",
+                "-p",
+                &port.to_string(),
+                "-l",
+                &ip.to_string(),
+            ])
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.join("bgpd.pid"))
+            .arg("-z")
+            .arg(dir.join("zserv.api"))
+            .arg("--vty_socket")
+            .arg(&dir)
+            .arg("--log")
+            .arg(format!("file:{}", dir.join("bgpd.log").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bgpd");
+        let vty = dir.clone();
+        let addr = SocketAddr::from((ip, port));
+        let frr = Self {
+            _daemon: Daemon { child, dir },
+            addr,
+            vty,
+        };
+        wait_listening(addr);
+        frr
+    }
+
+    /// bgpd's log (NOTIFICATIONs on connections that never got Established only show
+    /// here: FRR keeps their counters on a temporary peer).
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.vty.join("bgpd.log")).unwrap_or_default()
+    }
+
+    /// `show bgp neighbors 127.0.0.1 json`, as text.
+    fn neighbor(&self) -> String {
+        let out = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.vty)
+            .args(["-c", "show bgp neighbors 127.0.0.1 json"])
+            .output()
+            .expect("vtysh");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
 #[test]
 fn session_with_frr_bgpd() {
-    let bgpd = "/usr/lib/frr/bgpd";
-    require(bgpd);
-    require("vtysh");
-    let dir = scratch("frr");
-    let peer_ip = Ipv4Addr::new(127, 0, 0, 3);
-    let port = free_port(peer_ip);
-    let conf = dir.join("bgpd.conf");
-    std::fs::write(
-        &conf,
-        "frr defaults datacenter\n\
-         hostname frrpeer\n\
-         router bgp 65003\n \
-         bgp router-id 10.0.0.3\n \
-         no bgp default ipv4-unicast\n \
-         no bgp ebgp-requires-policy\n \
-         neighbor 127.0.0.1 remote-as 65001\n \
-         neighbor 127.0.0.1 passive\n \
-         address-family l2vpn evpn\n  \
-         neighbor 127.0.0.1 activate\n \
-         exit-address-family\n",
-    )
-    .expect("write config");
-    let child = Command::new(bgpd)
-        .args([
-            "-Z",
-            "-S",
-            "-n",
-            "-P",
-            "0",
-            "-p",
-            &port.to_string(),
-            "-l",
-            &peer_ip.to_string(),
-        ])
-        .arg("-f")
-        .arg(&conf)
-        .arg("-i")
-        .arg(dir.join("bgpd.pid"))
-        .arg("-z")
-        .arg(dir.join("zserv.api"))
-        .arg("--vty_socket")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bgpd");
-    let vty = dir.clone();
-    let _daemon = Daemon { child, dir };
-    let addr = SocketAddr::from((peer_ip, port));
-    wait_listening(addr);
-
+    let frr = Frr::start("frr", Ipv4Addr::new(127, 0, 0, 3), 65001);
+    let addr = frr.addr;
     let mut d = Driver::new(our_config(65003), addr);
     exercise(&mut d);
     let n = d.s.negotiated().expect("negotiated");
     assert_eq!(n.peer_hostname.as_deref(), Some("frrpeer"));
     assert!(n.enhanced_route_refresh);
-    let show = || {
-        let out = Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(&vty)
-            .args(["-c", "show bgp neighbors 127.0.0.1 json"])
-            .output()
-            .expect("vtysh");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let show = || frr.neighbor();
     let s = show();
     assert!(s.contains("\"bgpState\":\"Established\""), "{s}");
     assert!(
@@ -404,4 +450,52 @@ fn session_with_frr_bgpd() {
         s.contains("evpnd test done"),
         "FRR did not read the shutdown message: {s}"
     );
+}
+
+/// OPEN errors against FRR, both directions: we refuse FRR's AS (2/2 sent), and FRR
+/// refuses ours (2/2 received); both end Idle with the NOTIFICATION recorded.
+#[test]
+fn open_errors_with_frr_bgpd() {
+    // We expect AS 65099 but FRR is 65003: we send Bad Peer AS.
+    let frr = Frr::start("frr-badas-ours", Ipv4Addr::new(127, 0, 0, 4), 65001);
+    let mut d = Driver::new(our_config(65099), frr.addr);
+    d.feed(Input::ManualStart);
+    assert!(
+        d.run_until(Duration::from_secs(10), |s| s.counters().notifications.sent
+            > 0)
+    );
+    assert_eq!(d.s.state(), State::Idle);
+
+    let sent = d.s.counters().last_notification_sent.clone().expect("sent");
+    assert_eq!((sent.code, sent.subcode), (2, 2));
+    std::thread::sleep(Duration::from_millis(300));
+    let log = frr.log();
+    assert!(
+        log.contains("NOTIFICATION: received from neighbor 127.0.0.1 2/2"),
+        "{log}"
+    );
+
+    // FRR expects AS 65099 but we are 65001: FRR sends Bad Peer AS.
+    let frr = Frr::start("frr-badas-theirs", Ipv4Addr::new(127, 0, 0, 5), 65099);
+    let mut d = Driver::new(our_config(65003), frr.addr);
+    d.feed(Input::ManualStart);
+    assert!(d.run_until(Duration::from_secs(10), |s| s
+        .counters()
+        .notifications
+        .received
+        > 0));
+    assert_eq!(d.s.state(), State::Idle);
+    let got =
+        d.s.counters()
+            .last_notification_received
+            .clone()
+            .expect("received");
+    assert_eq!((got.code, got.subcode), (2, 2), "{}", got.text);
+    assert!(d
+        .s
+        .counters()
+        .last_error
+        .clone()
+        .unwrap_or_default()
+        .contains("Bad Peer AS"));
 }
