@@ -203,6 +203,26 @@ pub enum Verdict {
     SessionReset(Notification),
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Accept => f.write_str("accept"),
+            Self::AttributeDiscard { discarded } => {
+                f.write_str("attribute-discard")?;
+                for t in discarded {
+                    match type_name(*t) {
+                        Some(n) => write!(f, " {n}")?,
+                        None => write!(f, " {t}")?,
+                    }
+                }
+                Ok(())
+            }
+            Self::TreatAsWithdraw => f.write_str("treat-as-withdraw"),
+            Self::SessionReset(n) => write!(f, "session-reset: {n}"),
+        }
+    }
+}
+
 /// RFC 7606 section 3 (h) and 5.2: the strongest approach wins; without reachable NLRI
 /// anything stronger than attribute discard becomes a session reset. `reachable_nlri`: the
 /// UPDATE carries NLRI in its NLRI field or in MP_REACH_NLRI.
@@ -257,6 +277,26 @@ mod tests {
                 UpdateSubcode::InvalidNetworkField,
                 vec![]
             ))
+        );
+    }
+
+    #[test]
+    fn verdict_text() {
+        assert_eq!(Verdict::Accept.to_string(), "accept");
+        assert_eq!(
+            Verdict::AttributeDiscard {
+                discarded: vec![7, 200]
+            }
+            .to_string(),
+            "attribute-discard AGGREGATOR 200"
+        );
+        assert_eq!(
+            Verdict::SessionReset(Notification::update(
+                UpdateSubcode::MalformedAttributeList,
+                vec![]
+            ))
+            .to_string(),
+            "session-reset: UPDATE Message Error / Malformed Attribute List"
         );
     }
 
