@@ -193,6 +193,18 @@ pub struct CapabilityError {
     pub data: Vec<u8>,
 }
 
+/// OPEN Message Error / Unsupported Capability (RFC 5492 section 3) for capabilities the
+/// session requires but the peer did not announce (or refuses): data is the list of
+/// capabilities as TLVs. Which ones is the session's decision.
+pub fn unsupported_capability_notification(caps: &[Capability]) -> Notification {
+    let mut data = BytesMut::new();
+    for c in caps {
+        // A capability that does not encode (value over 255 octets) is left out.
+        let _ = c.encode(&mut data);
+    }
+    Notification::open(OpenSubcode::UnsupportedCapability, data.to_vec())
+}
+
 impl CapabilityError {
     pub fn notification(&self) -> Notification {
         Notification::open(OpenSubcode::Unspecific, self.data.clone())
@@ -528,6 +540,16 @@ mod tests {
         let err = Capability::decode_list(&[65, 4, 0, 0]).unwrap_err();
         assert_eq!(err.data, [65, 4, 0, 0]);
         assert!(Capability::decode_list(&[65]).is_err());
+    }
+
+    #[test]
+    fn unsupported_capability_data_is_the_tlvs() {
+        let n = unsupported_capability_notification(&[
+            Capability::Multiprotocol(AfiSafi::L2VPN_EVPN),
+            Capability::FourOctetAs(1),
+        ]);
+        assert_eq!((n.code, n.subcode), (2, 7));
+        assert_eq!(n.data, [1, 4, 0, 25, 0, 70, 65, 4, 0, 0, 0, 1]);
     }
 
     #[test]

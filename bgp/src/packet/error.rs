@@ -193,7 +193,8 @@ impl std::fmt::Display for Malformation {
 pub enum Verdict {
     /// No malformation.
     Accept,
-    /// The listed attribute types were dropped (they are not in `Update::attributes`); the
+    /// Occurrences of the listed attribute types were dropped (a malformed attribute, or
+    /// the later copies of a repeated one; what is left is in `Update::attributes`). The
     /// routes stand.
     AttributeDiscard { discarded: Vec<u8> },
     /// Every route of the UPDATE (NLRI field and MP_REACH_NLRI) is to be handled as
