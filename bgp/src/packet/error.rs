@@ -193,7 +193,8 @@ impl std::fmt::Display for Malformation {
 pub enum Verdict {
     /// No malformation.
     Accept,
-    /// The listed attribute types were dropped (they are not in `Update::attributes`); the
+    /// Occurrences of the listed attribute types were dropped (a malformed attribute, or
+    /// the later copies of a repeated one; what is left is in `Update::attributes`). The
     /// routes stand.
     AttributeDiscard { discarded: Vec<u8> },
     /// Every route of the UPDATE (NLRI field and MP_REACH_NLRI) is to be handled as
@@ -201,6 +202,26 @@ pub enum Verdict {
     TreatAsWithdraw,
     /// Send this NOTIFICATION and close the session.
     SessionReset(Notification),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Accept => f.write_str("accept"),
+            Self::AttributeDiscard { discarded } => {
+                f.write_str("attribute-discard")?;
+                for t in discarded {
+                    match type_name(*t) {
+                        Some(n) => write!(f, " {n}")?,
+                        None => write!(f, " {t}")?,
+                    }
+                }
+                Ok(())
+            }
+            Self::TreatAsWithdraw => f.write_str("treat-as-withdraw"),
+            Self::SessionReset(n) => write!(f, "session-reset: {n}"),
+        }
+    }
 }
 
 /// RFC 7606 section 3 (h) and 5.2: the strongest approach wins; without reachable NLRI
@@ -257,6 +278,26 @@ mod tests {
                 UpdateSubcode::InvalidNetworkField,
                 vec![]
             ))
+        );
+    }
+
+    #[test]
+    fn verdict_text() {
+        assert_eq!(Verdict::Accept.to_string(), "accept");
+        assert_eq!(
+            Verdict::AttributeDiscard {
+                discarded: vec![7, 200]
+            }
+            .to_string(),
+            "attribute-discard AGGREGATOR 200"
+        );
+        assert_eq!(
+            Verdict::SessionReset(Notification::update(
+                UpdateSubcode::MalformedAttributeList,
+                vec![]
+            ))
+            .to_string(),
+            "session-reset: UPDATE Message Error / Malformed Attribute List"
         );
     }
 
