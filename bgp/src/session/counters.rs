@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fsm::State;
+use super::event::State;
 use super::negotiate::Negotiated;
 use crate::packet::notification::hex_bytes;
 use crate::packet::{Message, Notification};

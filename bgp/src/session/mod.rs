@@ -7,7 +7,7 @@
 //!  | TCP connect/accept/read  ---+------------------->|  fsm::Session::process    |
 //!  |   (decode with SetCodec     |   TcpConnected,    |    RFC 4271 8.2.2 FSM     |
 //!  |    options, one message at  |   Received(msg),   |    negotiate.rs (OPEN)    |
-//!  |    a time)                  |   DecodeError, ... |                           |
+//!  |    a time)                  |   DecodeError, ... |    event.rs (Input/Output)|
 //!  | timers (one per TimerKind) -+------------------->|    backoff.rs (jitter)    |
 //!  | RIB: PrefixCount,           |   TimerExpired     |    counters.rs            |
 //!  |      UpdatesSent       -----+------------------->|                           |
@@ -36,8 +36,10 @@
 //!   session is already past Active, the accepted connection gets its own `Session`
 //!   (started with `ManualStartPassive`) and `collision::resolve` decides, after each
 //!   OPEN (`SetCodec` is the sign), which one receives `OpenCollisionDump`.
-//!   `Disconnect` closes after flushing what `Send` queued. A read or write error, or EOF,
-//!   is `TcpConnectionFails`.
+//!   `Disconnect` closes after flushing what `Send` queued: shut down the write side (FIN)
+//!   and drain briefly rather than close with unread input, which sends an RST that can
+//!   lose the NOTIFICATION just sent. A read or write error, or EOF, is
+//!   `TcpConnectionFails`.
 //! - Reading: split messages with `packet::frame` using the current `DecodeOptions`
 //!   (`SetCodec` changes them after the OPEN), decode one message at a time, and feed
 //!   `Received(msg)` or `DecodeError(err)`.
@@ -51,6 +53,7 @@ pub mod backoff;
 pub mod collision;
 pub mod config;
 pub mod counters;
+pub mod event;
 pub mod fsm;
 pub mod negotiate;
 
@@ -59,5 +62,6 @@ pub use config::{
     GracefulRestartConfig, MaxPrefix, MaxPrefixAction, PeerConfig, RemoteAs, TimerConfig,
 };
 pub use counters::{Counters, SessionStatus};
-pub use fsm::{Input, LogLevel, Output, Session, StaleRoutes, State, StopReason, TimerKind};
+pub use event::{Input, LogLevel, Output, StaleRoutes, State, StopReason, TimerKind};
+pub use fsm::Session;
 pub use negotiate::{build_open, negotiate, Negotiated, OpenError};
