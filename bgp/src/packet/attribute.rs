@@ -355,6 +355,10 @@ impl Attribute {
                     .map_err(|f| (f, format!("length {}", v.len())))?,
             ),
             code::AS4_PATH => {
+                // RFC 7606 section 4: only AS_PATH and ATOMIC_AGGREGATE may be empty.
+                if v.is_empty() {
+                    return Err(len_err());
+                }
                 let p =
                     AsPath::decode(v, true).map_err(|e| (Fault::MalformedAsPath, e.to_string()))?;
                 // RFC 6793 section 6: confederation segments in AS4_PATH are malformed.
@@ -834,6 +838,7 @@ mod tests {
         assert_eq!(f(code::LARGE_COMMUNITIES, &[0; 8]), Fault::BadLength);
         assert_eq!(f(code::AS4_AGGREGATOR, &[0; 6]), Fault::BadLength);
         assert_eq!(f(code::AS_PATH, &[2, 0]), Fault::MalformedAsPath);
+        assert_eq!(f(code::AS4_PATH, &[]), Fault::BadLength);
         assert_eq!(
             f(code::AS4_PATH, &[3, 1, 0, 0, 0, 1]),
             Fault::MalformedAsPath

@@ -300,7 +300,9 @@ fn any_value(t: u8, opts: DecodeOptions) -> BoxedStrategy<Attribute> {
         code::EXTENDED_COMMUNITIES => vec(any_ext_community(), 1..6)
             .prop_map(Attribute::ExtendedCommunities)
             .boxed(),
+        // RFC 7606 section 4: an empty AS4_PATH is malformed.
         code::AS4_PATH => any_as_path(true, false)
+            .prop_filter("empty AS4_PATH", |p| !p.segments.is_empty())
             .prop_map(Attribute::As4Path)
             .boxed(),
         code::AS4_AGGREGATOR => (any::<u32>(), any_ipv4())

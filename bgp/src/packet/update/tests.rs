@@ -272,6 +272,10 @@ fn pack_and_check(routes: &[EvpnNlri], opts: &DecodeOptions) -> usize {
         };
         assert_eq!(u.verdict(), Verdict::Accept);
         assert_eq!(u.origin(), Some(Origin::Igp));
+        // RFC 7606 section 5.1: MP_REACH_NLRI is the first attribute.
+        assert_eq!(u.attributes[0].type_code(), code::MP_REACH_NLRI);
+        assert_eq!(u.attributes[0].flags, 0x90);
+        assert_eq!(u.attributes.len(), 4);
         let Some(MpReach {
             nlri: MpNlri::Evpn(n),
             ..
@@ -858,4 +862,120 @@ fn golden_frr_reflected_updates() {
     let w = &all[6].1;
     assert_eq!(w.attributes[0].flags, 0x90);
     assert_eq!(w.mp_unreach().unwrap().nlri.len(), 3);
+}
+
+#[test]
+fn ebgp_rules_discard_ibgp_only_attributes() {
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x40, 5, 4, 0, 0, 0, 100]); // LOCAL_PREF
+    a.extend_from_slice(&[0x80, 9, 4, 10, 0, 0, 1]); // ORIGINATOR_ID
+    let mut u = decode(&[], &a, &NLRI);
+    assert_eq!(u.verdict(), Verdict::Accept, "fine from an iBGP peer");
+    u.apply_ebgp_rules();
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![5, 9]
+        }
+    );
+    assert_eq!(u.local_pref(), None);
+    assert_eq!(u.originator_id(), None);
+    // A malformed LOCAL_PREF: treat-as-withdraw from iBGP, discard from eBGP.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x40, 5, 3, 0, 0, 100]);
+    let mut u = decode(&[], &a, &NLRI);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    u.apply_ebgp_rules();
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard { discarded: vec![5] }
+    );
+    // CLUSTER_LIST with bad flags from eBGP: discarded too.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0xc0, 10, 4, 1, 2, 3, 4]);
+    let mut u = decode(&[], &a, &NLRI);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    u.apply_ebgp_rules();
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![10]
+        }
+    );
+}
+
+#[test]
+fn first_as_check_is_treat_as_withdraw() {
+    let mut u = decode(&[], &ipv4_mandatory(), &NLRI);
+    u.check_first_as(65001);
+    assert_eq!(u.verdict(), Verdict::Accept);
+    u.check_first_as(65002);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    assert_eq!(
+        u.malformations[0].to_string(),
+        "AS_PATH: MalformedAsPath (leftmost AS 65001 is not the peer AS 65002)"
+    );
+    // An empty AS_PATH from an external peer fails too; a confederation one is not checked.
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1]);
+    let mut u = decode(&[], &a, &NLRI);
+    u.check_first_as(65001);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 6, 3, 1, 0, 0, 0, 9, 0x40, 3, 4, 192, 0, 2, 1]);
+    let mut u = decode(&[], &a, &NLRI);
+    u.check_first_as(65001);
+    assert_eq!(u.verdict(), Verdict::Accept);
+}
+
+#[test]
+fn zero_length_attributes_are_malformed_except_as_path_and_atomic_aggregate() {
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1, 0x40, 6, 0]);
+    assert_eq!(decode(&[], &a, &NLRI).verdict(), Verdict::Accept);
+    for (t, fl, want) in [
+        (4u8, 0x80u8, Approach::TreatAsWithdraw),
+        (5, 0x40, Approach::TreatAsWithdraw),
+        (7, 0xc0, Approach::AttributeDiscard),
+        (8, 0xc0, Approach::TreatAsWithdraw),
+        (9, 0x80, Approach::TreatAsWithdraw),
+        (10, 0x80, Approach::TreatAsWithdraw),
+        (16, 0xc0, Approach::TreatAsWithdraw),
+        (22, 0xc0, Approach::TreatAsWithdraw),
+        (32, 0xc0, Approach::TreatAsWithdraw),
+        (14, 0x80, Approach::SessionReset),
+        (15, 0x80, Approach::SessionReset),
+    ] {
+        let mut a = ipv4_mandatory();
+        a.extend_from_slice(&[fl, t, 0]);
+        let u = decode(&[], &a, &NLRI);
+        let got = u
+            .malformations
+            .iter()
+            .find(|m| m.attr_type == Some(t))
+            .map(Malformation::approach);
+        assert_eq!(got, Some(want), "type {t}");
+    }
+    // ORIGIN and NEXT_HOP of length zero.
+    let mut a = vec![0x40, 1, 0];
+    a.extend(as_path_65001(0x40));
+    a.extend_from_slice(&[0x40, 3, 0]);
+    let u = decode(&[], &a, &NLRI);
+    assert_eq!(u.malformations.len(), 2);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    // AS4_PATH of length zero from a 2-octet-AS peer: discarded.
+    let two = DecodeOptions {
+        four_octet_as: false,
+        ..OPTS
+    };
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 4, 2, 1, 0xfd, 0xe9, 0x40, 3, 4, 192, 0, 2, 1]);
+    a.extend_from_slice(&[0xc0, 17, 0]);
+    let u = Update::decode(&body(&[], &a, &NLRI), &two);
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![17]
+        }
+    );
 }
