@@ -11,7 +11,9 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use super::config::{PeerConfig, RemoteAs};
-use crate::packet::capability::{GracefulRestart, GracefulRestartFamily};
+use crate::packet::capability::{
+    unsupported_capability_notification, GracefulRestart, GracefulRestartFamily,
+};
 use crate::packet::notification::OpenSubcode;
 use crate::packet::open::{AS_TRANS, BGP_VERSION};
 use crate::packet::{AfiSafi, Capability, DecodeOptions, Notification, Open};
@@ -114,12 +116,9 @@ impl OpenError {
             // RFC 5492 section 3: data lists the capabilities we needed, here our
             // multiprotocol capabilities (code 1, length 4, AFI, reserved, SAFI).
             Self::NoCommonFamily { ours } => {
-                let mut data = bytes::BytesMut::with_capacity(ours.len() * 6);
-                for f in ours {
-                    // A multiprotocol capability always fits its 1-octet length.
-                    let _ = Capability::Multiprotocol(*f).encode(&mut data);
-                }
-                Notification::open(OpenSubcode::UnsupportedCapability, data.to_vec())
+                let caps: Vec<Capability> =
+                    ours.iter().map(|f| Capability::Multiprotocol(*f)).collect();
+                unsupported_capability_notification(&caps)
             }
         }
     }
