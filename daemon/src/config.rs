@@ -112,6 +112,9 @@ pub struct PeerSettings {
     /// Send a graceful-restart capability and keep the peer's routes as stale across its
     /// restarts.
     pub graceful_restart: Option<bool>,
+    /// TCP port to connect to (179; other values let tests run several speakers on
+    /// loopback).
+    pub port: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,6 +355,7 @@ pub struct PeerConfig {
     pub passive: bool,
     pub description: Option<String>,
     pub graceful_restart: bool,
+    pub port: u16,
 }
 
 /// A validated configuration.
@@ -629,6 +633,9 @@ fn check_settings(at: &str, s: &PeerSettings) -> Result<(), Invalid> {
             ));
         }
     }
+    if s.port == Some(0) {
+        return Err(invalid(format!("{at}.port"), "must be 1..65535"));
+    }
     if let Some(m) = &s.max_prefix {
         if m.limit == 0 {
             return Err(invalid(
@@ -659,6 +666,7 @@ fn merge(own: &PeerSettings, group: Option<&PeerSettings>) -> PeerSettings {
         passive: own.passive.or(g.passive),
         description: own.description.clone().or_else(|| g.description.clone()),
         graceful_restart: own.graceful_restart.or(g.graceful_restart),
+        port: own.port.or(g.port),
     }
 }
 
@@ -687,6 +695,7 @@ pub fn finish(
         passive: s.passive.unwrap_or(false),
         description: s.description.clone(),
         graceful_restart: s.graceful_restart.unwrap_or(true),
+        port: s.port.unwrap_or(179),
     }
 }
 
@@ -756,6 +765,9 @@ advertise_all_vni = true
             DuplicateDetection::default()
         );
         assert_eq!(c.file.global.listen, default_listen());
+        assert_eq!(p1.port, 179);
+        let e = err(&LEAF.replace("hold_time = 30", "port = 0"));
+        assert!(e.contains("peer[1].port"), "{e}");
     }
 
     #[test]

@@ -3,3 +3,5 @@
 
 pub mod config;
 pub mod decode;
+pub mod logging;
+pub mod sockopt;
