@@ -1,18 +1,63 @@
 //! evpnctl: evpnd's command line.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bgp::packet::DecodeOptions;
 use clap::{Parser, Subcommand};
+use evpnd::control::{self, PeerDetail, PeerSummary};
+use evpnd::ctl;
 use evpnd::decode::{self, input, pcap};
 
 #[derive(Parser)]
 #[command(name = "evpnctl", version, about = "Inspect and control evpnd")]
 struct Cli {
+    /// evpnd's control socket.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "/run/evpnd/evpnd.sock"
+    )]
+    socket: PathBuf,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Exit status of the commands that talk to evpnd: 0 ok, 1 evpnd answered with an error,
+/// 2 evpnd unreachable or bad usage.
+#[derive(clap::Args)]
+struct Output {
+    /// Print the answer's JSON (schema version 1) instead of a table.
+    #[arg(short, long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Show {
+    /// Peers summary, like `show bgp summary`.
+    Peers(Output),
+    /// One peer in detail, like `show bgp neighbor ADDR`.
+    Peer {
+        address: IpAddr,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum Clear {
+    /// Reset a session (Cease 6/4; it comes back), or `--soft`: ask the peer to re-send
+    /// its routes (route refresh).
+    Peer {
+        address: IpAddr,
+        #[arg(long)]
+        soft: bool,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 #[derive(Subcommand)]
@@ -22,6 +67,12 @@ enum Command {
     /// Exit status: 0 all messages well-formed, 1 at least one malformed message (the RFC 7606
     /// verdict or NOTIFICATION is printed), 2 unreadable input.
     Decode(DecodeArgs),
+    /// Show evpnd's state (exit 0 ok, 1 error answer, 2 evpnd unreachable).
+    #[command(subcommand)]
+    Show(Show),
+    /// Reset things in evpnd (exit 0 ok, 1 error answer, 2 evpnd unreachable).
+    #[command(subcommand)]
+    Clear(Clear),
 }
 
 #[derive(clap::Args)]
@@ -50,7 +101,84 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode(args) => run_decode(args),
+        Command::Show(Show::Peers(out)) => {
+            ask(&cli.socket, control::Command::ShowPeers, out, |v| {
+                let peers: Vec<PeerSummary> =
+                    serde_json::from_value(v).map_err(|e| e.to_string())?;
+                Ok(ctl::render_peers(&peers))
+            })
+        }
+        Command::Show(Show::Peer { address, out }) => ask(
+            &cli.socket,
+            control::Command::ShowPeer { address },
+            out,
+            |v| {
+                let d: PeerDetail = serde_json::from_value(v).map_err(|e| e.to_string())?;
+                Ok(ctl::render_peer(&d))
+            },
+        ),
+        Command::Clear(Clear::Peer { address, soft, out }) => ask(
+            &cli.socket,
+            control::Command::ClearPeer { address, soft },
+            out,
+            |_| {
+                Ok(format!(
+                    "{} {address}\n",
+                    if soft {
+                        "soft-cleared (route refresh sent to)"
+                    } else {
+                        "cleared"
+                    }
+                ))
+            },
+        ),
     }
+}
+
+fn ask(
+    socket: &Path,
+    cmd: control::Command,
+    out: Output,
+    table: impl FnOnce(serde_json::Value) -> Result<String, String>,
+) -> ExitCode {
+    let resp = match ctl::request(socket, cmd) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if !resp.ok {
+        let err = resp.error.unwrap_or_else(|| "unknown error".into());
+        if out.json {
+            println!("{}", serde_json::json!({"ok": false, "error": err}));
+        }
+        eprintln!("evpnctl: {err}");
+        return ExitCode::from(1);
+    }
+    let data = resp.data.unwrap_or(serde_json::Value::Null);
+    let text = if out.json {
+        match serde_json::to_string_pretty(&data) {
+            Ok(s) => s + "\n",
+            Err(e) => return fail(&e.to_string()),
+        }
+    } else {
+        match table(data) {
+            Ok(s) => s,
+            Err(e) => return fail(&format!("unexpected answer: {e}")),
+        }
+    };
+    print_out(&text)
+}
+
+fn print_out(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return fail(&format!("stdout: {e}"));
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn run_decode(args: DecodeArgs) -> ExitCode {

@@ -1,0 +1,403 @@
+//! The core task: owns the peers (their tasks and settings), the routes they sent, and
+//! answers the control API. Every input is a message into this one loop: accepted
+//! connections, peer events, control requests, reload and shutdown.
+//!
+//! Until the RIB (`bgp::rib`) is in main, received UPDATEs only feed per-peer route
+//! counts (`routes.rs`); the seam for the RIB is `on_peer_event`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bgp::session::StopReason;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{self, Config, PeerConfig};
+use crate::control::server::ControlRequest;
+use crate::control::{Command, PeerDetail, PeerSummary, Response};
+use crate::listener;
+use crate::peer::{self, settings, PeerCmd, PeerEvent, PeerHandle, PeerSettings, PeerView};
+use crate::routes::PeerRoutes;
+
+/// Capacity of the peers -> core channel (UPDATEs): bounded so a flood slows its
+/// sender's TCP instead of growing memory.
+pub const PEER_EVENTS: usize = 1024;
+
+/// What the signal task asks of the core.
+#[derive(Debug)]
+pub enum Signal {
+    Reload,
+    Shutdown,
+}
+
+pub struct Core {
+    path: PathBuf,
+    config: Config,
+    host: Option<String>,
+    listeners: Vec<Arc<TcpListener>>,
+    peers: BTreeMap<IpAddr, PeerHandle>,
+    routes: BTreeMap<IpAddr, PeerRoutes>,
+    events_tx: mpsc::Sender<PeerEvent>,
+    next_instance: u64,
+}
+
+pub struct Inputs {
+    pub accepted: mpsc::Receiver<(TcpStream, SocketAddr)>,
+    pub control: mpsc::Receiver<ControlRequest>,
+    pub signals: mpsc::Receiver<Signal>,
+    pub events: mpsc::Receiver<PeerEvent>,
+}
+
+impl Core {
+    pub fn new(
+        path: PathBuf,
+        config: Config,
+        listeners: Vec<Arc<TcpListener>>,
+        events_tx: mpsc::Sender<PeerEvent>,
+    ) -> Self {
+        Self {
+            path,
+            config,
+            host: settings::hostname(),
+            listeners,
+            peers: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            events_tx,
+            next_instance: 0,
+        }
+    }
+
+    fn settings_of(&self, p: &PeerConfig, dynamic: bool) -> PeerSettings {
+        settings::build(&self.config.file.global, p, dynamic, self.host.clone())
+    }
+
+    fn spawn_peer(&mut self, s: PeerSettings) {
+        if let Some(pw) = &s.password {
+            listener::set_md5(&self.listeners, s.address, None, Some(pw));
+        }
+        self.next_instance += 1;
+        let h = peer::spawn(s, self.events_tx.clone(), self.next_instance);
+        self.peers.insert(h.settings.address, h);
+    }
+
+    fn listen_range_md5(&self) {
+        for r in &self.config.file.listen_range {
+            let pw = self
+                .config
+                .file
+                .peer_group
+                .get(&r.peer_group)
+                .and_then(|g| g.password.clone());
+            if let Some(pw) = pw {
+                listener::set_md5(
+                    &self.listeners,
+                    r.prefix.network(),
+                    Some(r.prefix.prefix_len()),
+                    Some(&pw),
+                );
+            }
+        }
+    }
+
+    pub async fn run(mut self, mut inp: Inputs) {
+        let configured: Vec<PeerConfig> = self.config.peers.values().cloned().collect();
+        for p in configured {
+            let s = self.settings_of(&p, false);
+            self.spawn_peer(s);
+        }
+        self.listen_range_md5();
+        loop {
+            tokio::select! {
+                Some((s, a)) = inp.accepted.recv() => self.accepted(s, a),
+                Some(ev) = inp.events.recv() => self.on_peer_event(ev),
+                Some((cmd, reply)) = inp.control.recv() => self.control(cmd, reply),
+                sig = inp.signals.recv() => match sig {
+                    Some(Signal::Reload) => self.reload(),
+                    Some(Signal::Shutdown) | None => {
+                        self.shutdown().await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn accepted(&mut self, stream: TcpStream, from: SocketAddr) {
+        let ip = listener::canonical(from.ip());
+        if let Some(h) = self.peers.get(&ip) {
+            let _ = h.cmd.send(PeerCmd::Accepted(stream));
+            return;
+        }
+        let file = &self.config.file;
+        let Some(range) = file.listen_range.iter().find(|r| r.prefix.contains(&ip)) else {
+            // Debug only: an unknown host retrying must not flood the log.
+            debug!(%from, "connection from an unconfigured address refused");
+            return;
+        };
+        let Some(group) = file.peer_group.get(&range.peer_group) else {
+            return;
+        };
+        let Some(remote_as) = group.remote_as else {
+            return;
+        };
+        let pc = config::finish(ip, Some(range.peer_group.clone()), remote_as, group);
+        let s = self.settings_of(&pc, true);
+        info!(peer = %ip, range = %range.prefix, group = %range.peer_group, "dynamic neighbour");
+        self.spawn_peer(s);
+        if let Some(h) = self.peers.get(&ip) {
+            let _ = h.cmd.send(PeerCmd::Accepted(stream));
+        }
+    }
+
+    /// The RIB seam: today route counts; with `bgp::rib` the Adj-RIB-In / best path.
+    fn on_peer_event(&mut self, ev: PeerEvent) {
+        match ev {
+            PeerEvent::Established { peer, negotiated } => {
+                debug!(%peer, families = ?negotiated.families, "RIB: session up");
+                self.routes.entry(peer).or_default().clear();
+            }
+            PeerEvent::Down {
+                peer,
+                reason,
+                stale,
+            } => {
+                debug!(%peer, %reason, stale = stale.is_some(), "RIB: session down");
+                // Stale routes need the RIB's GR sweep; counts start over.
+                self.routes.entry(peer).or_default().clear();
+            }
+            PeerEvent::Update {
+                peer,
+                update,
+                verdict,
+            } => {
+                self.routes
+                    .entry(peer)
+                    .or_default()
+                    .apply(&update, &verdict);
+            }
+            PeerEvent::RouteRefresh { peer, refresh } => {
+                // No Adj-RIB-Out yet: nothing to re-send.
+                debug!(%peer, ?refresh, "route refresh received");
+            }
+            PeerEvent::Gone { peer, instance } => {
+                if self
+                    .peers
+                    .get(&peer)
+                    .is_some_and(|h| h.instance == instance)
+                {
+                    self.peers.remove(&peer);
+                    self.routes.remove(&peer);
+                }
+            }
+        }
+    }
+
+    fn control(&mut self, cmd: Command, reply: oneshot::Sender<Response>) {
+        match cmd {
+            Command::ShowPeers => {
+                let asks = self.ask_all(None);
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for (rx, counts) in asks {
+                        if let Some(v) = wait(rx).await {
+                            out.push(summary(&v, counts));
+                        }
+                    }
+                    let _ = reply.send(Response::data(out));
+                });
+            }
+            Command::ShowPeer { address } => {
+                let mut asks = self.ask_all(Some(address));
+                let Some((rx, counts)) = asks.pop() else {
+                    let _ = reply.send(Response::error(format!("no such peer {address}")));
+                    return;
+                };
+                let local_as = self.config.file.global.asn;
+                tokio::spawn(async move {
+                    let r = match wait(rx).await {
+                        Some(v) => Response::data(PeerDetail {
+                            summary: summary(&v, counts),
+                            peer_group: v.settings.peer_group.clone(),
+                            port: v.settings.remote.port(),
+                            local_as,
+                            password: v.settings.password.is_some(),
+                            session: v.status,
+                        }),
+                        None => Response::error(format!("peer {address} did not answer")),
+                    };
+                    let _ = reply.send(r);
+                });
+            }
+            Command::ClearPeer { address, soft } => {
+                let r = match self.peers.get(&address) {
+                    Some(h) => {
+                        info!(peer = %address, soft, "clear requested");
+                        let _ = h.cmd.send(PeerCmd::Clear { soft });
+                        Response::data(serde_json::json!({"cleared": address, "soft": soft}))
+                    }
+                    None => Response::error(format!("no such peer {address}")),
+                };
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn ask_all(
+        &self,
+        only: Option<IpAddr>,
+    ) -> Vec<(
+        oneshot::Receiver<PeerView>,
+        Vec<crate::control::FamilyCounts>,
+    )> {
+        self.peers
+            .iter()
+            .filter(|(a, _)| only.is_none_or(|o| o == **a))
+            .map(|(a, h)| {
+                let (tx, rx) = oneshot::channel();
+                let _ = h.cmd.send(PeerCmd::Show(tx));
+                let counts = self.routes.get(a).cloned().unwrap_or_default().counts();
+                (rx, counts)
+            })
+            .collect()
+    }
+
+    fn reload(&mut self) {
+        let new = match Config::load(&self.path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "reload rejected; the running configuration is kept");
+                return;
+            }
+        };
+        let old_global = self.config.file.global.clone();
+        self.config = new;
+        if old_global.listen != self.config.file.global.listen {
+            warn!("global.listen changed: takes effect at the next restart");
+        }
+        let (mut added, mut removed, mut changed) = (0, 0, 0);
+        let current: Vec<IpAddr> = self.peers.keys().copied().collect();
+        for addr in current {
+            let Some(h) = self.peers.get(&addr) else {
+                continue;
+            };
+            let want = match self.config.peers.get(&addr) {
+                Some(p) => Some(self.settings_of(p, false)),
+                None if h.settings.dynamic => self.dynamic_settings(addr),
+                None => None,
+            };
+            match want {
+                None => {
+                    let _ = h.cmd.send(PeerCmd::Stop {
+                        reason: StopReason::PeerDeconfigured,
+                        exit: true,
+                        done: None,
+                    });
+                    if h.settings.password.is_some() {
+                        listener::set_md5(&self.listeners, addr, None, None);
+                    }
+                    self.peers.remove(&addr);
+                    self.routes.remove(&addr);
+                    removed += 1;
+                }
+                Some(s) if s != h.settings => {
+                    if let Some(pw) = &s.password {
+                        listener::set_md5(&self.listeners, addr, None, Some(pw));
+                    } else if h.settings.password.is_some() {
+                        listener::set_md5(&self.listeners, addr, None, None);
+                    }
+                    let _ = h.cmd.send(PeerCmd::Replace(Box::new(s.clone())));
+                    if let Some(h) = self.peers.get_mut(&addr) {
+                        h.settings = s;
+                    }
+                    changed += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        let new_peers: Vec<PeerConfig> = self
+            .config
+            .peers
+            .values()
+            .filter(|p| !self.peers.contains_key(&p.address))
+            .cloned()
+            .collect();
+        for p in new_peers {
+            let s = self.settings_of(&p, false);
+            self.spawn_peer(s);
+            added += 1;
+        }
+        self.listen_range_md5();
+        info!(added, removed, changed, "configuration reloaded");
+    }
+
+    /// A dynamic peer's settings under the current listen ranges, if one still covers it.
+    fn dynamic_settings(&self, ip: IpAddr) -> Option<PeerSettings> {
+        let file = &self.config.file;
+        let r = file.listen_range.iter().find(|r| r.prefix.contains(&ip))?;
+        let g = file.peer_group.get(&r.peer_group)?;
+        let pc = config::finish(ip, Some(r.peer_group.clone()), g.remote_as?, g);
+        Some(self.settings_of(&pc, true))
+    }
+
+    async fn shutdown(&mut self) {
+        info!(
+            peers = self.peers.len(),
+            "shutting down: Cease to every peer"
+        );
+        let mut waits = Vec::new();
+        for h in self.peers.values() {
+            let (tx, rx) = oneshot::channel();
+            let _ = h.cmd.send(PeerCmd::Stop {
+                reason: StopReason::AdminShutdown { message: None },
+                exit: true,
+                done: Some(tx),
+            });
+            waits.push(rx);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            for w in waits {
+                let _ = w.await;
+            }
+        })
+        .await;
+    }
+}
+
+async fn wait(rx: oneshot::Receiver<PeerView>) -> Option<PeerView> {
+    tokio::time::timeout(Duration::from_secs(2), rx)
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
+fn summary(v: &PeerView, prefixes: Vec<crate::control::FamilyCounts>) -> PeerSummary {
+    let st = &v.status;
+    let c = &st.counters;
+    let configured = match v.settings.session.remote_as {
+        bgp::session::RemoteAs::Asn(a) => Some(a),
+        _ => None,
+    };
+    let ios = [
+        c.opens,
+        c.updates,
+        c.keepalives,
+        c.notifications,
+        c.route_refreshes,
+    ];
+    PeerSummary {
+        address: v.settings.address,
+        remote_as: st.negotiated.as_ref().map(|n| n.peer_as).or(configured),
+        state: st.state,
+        uptime_secs: st.uptime_secs,
+        state_age_secs: st.state_age_secs,
+        dynamic: v.settings.dynamic,
+        description: v.settings.description.clone(),
+        msgs_received: ios.iter().map(|x| x.received).sum(),
+        msgs_sent: ios.iter().map(|x| x.sent).sum(),
+        prefixes,
+    }
+}

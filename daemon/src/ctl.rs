@@ -1,0 +1,250 @@
+//! evpnctl's side of the control API: the client and the 80-column tables (close to
+//! FRR's `show bgp summary` / `show bgp neighbor`).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::control::{Command, PeerDetail, PeerSummary, Request, Response, VERSION};
+
+/// Sends one request and reads one response line.
+pub fn request(socket: &Path, command: Command) -> Result<Response, String> {
+    let mut s = UnixStream::connect(socket)
+        .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut line = serde_json::to_string(&Request {
+        version: VERSION,
+        command,
+    })
+    .map_err(|e| e.to_string())?;
+    line.push('\n');
+    s.write_all(line.as_bytes())
+        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    let mut answer = String::new();
+    BufReader::new(&s)
+        .read_line(&mut answer)
+        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    serde_json::from_str(&answer).map_err(|e| format!("bad answer from evpnd: {e}"))
+}
+
+/// FRR's peer up/down time: `hh:mm:ss` under a day, `1d02h03m` under a week, else
+/// `02w3d04h`.
+pub fn duration(secs: u64) -> String {
+    let (w, d, h, m, s) = (
+        secs / 604_800,
+        secs / 86_400 % 7,
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60,
+    );
+    if secs < 86_400 {
+        format!("{h:02}:{m:02}:{s:02}")
+    } else if secs < 604_800 {
+        format!("{}d{h:02}h{m:02}m", secs / 86_400)
+    } else {
+        format!("{w:02}w{d}d{h:02}h")
+    }
+}
+
+fn state_name(p: &PeerSummary) -> String {
+    format!("{:?}", p.state)
+}
+
+/// `evpnctl show peers`.
+pub fn render_peers(peers: &[PeerSummary]) -> String {
+    let mut out = String::new();
+    let est = peers
+        .iter()
+        .filter(|p| p.state == bgp::session::State::Established)
+        .count();
+    let _ = writeln!(out, "Peers {}, established {}", peers.len(), est);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<15} {:>10} {:<11} {:>8} {:>7} {:>7} {:>7} {:>7}",
+        "Neighbor", "AS", "State", "Up/Down", "MsgRcvd", "MsgSent", "PfxRcd", "PfxSnt"
+    );
+    for p in peers {
+        let mut addr = p.address.to_string();
+        if p.dynamic {
+            addr.insert(0, '*');
+        }
+        if addr.len() > 15 {
+            // FRR puts a long (IPv6) address on its own line.
+            let _ = writeln!(out, "{addr}");
+            addr.clear();
+        }
+        let asn = p.remote_as.map(|a| a.to_string()).unwrap_or("-".into());
+        let time = duration(p.uptime_secs.unwrap_or(p.state_age_secs));
+        let rcvd: u64 = p.prefixes.iter().map(|f| f.received).sum();
+        let sent: u64 = p.prefixes.iter().map(|f| f.sent).sum();
+        let _ = writeln!(
+            out,
+            "{:<15} {:>10} {:<11} {:>8} {:>7} {:>7} {:>7} {:>7}",
+            addr,
+            asn,
+            state_name(p),
+            time,
+            p.msgs_received,
+            p.msgs_sent,
+            rcvd,
+            sent
+        );
+    }
+    if peers.iter().any(|p| p.dynamic) {
+        let _ = writeln!(out, "\n* dynamic neighbour (from a listen range)");
+    }
+    out
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `evpnctl show peer ADDR`.
+pub fn render_peer(d: &PeerDetail) -> String {
+    let p = &d.summary;
+    let s = &d.session;
+    let mut o = String::new();
+    let link = match s.negotiated.as_ref().map(|n| n.ibgp) {
+        Some(true) => "internal link",
+        Some(false) => "external link",
+        None => "link type not yet known",
+    };
+    let asn = p.remote_as.map(|a| a.to_string()).unwrap_or("-".into());
+    let _ = writeln!(
+        o,
+        "BGP neighbor is {}, port {}, remote AS {asn}, local AS {}, {link}",
+        p.address, d.port, d.local_as
+    );
+    if let Some(desc) = &p.description {
+        let _ = writeln!(o, "  Description: {desc}");
+    }
+    if let Some(g) = &d.peer_group {
+        let dynamic = if p.dynamic {
+            " (dynamic neighbour)"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "  Peer group: {g}{dynamic}");
+    }
+    let _ = match p.uptime_secs {
+        Some(up) => writeln!(o, "  BGP state = {:?}, up for {}", p.state, duration(up)),
+        None => writeln!(
+            o,
+            "  BGP state = {:?}, for {}",
+            p.state,
+            duration(p.state_age_secs)
+        ),
+    };
+    if let (Some(r), Some(w)) = (s.last_read_secs, s.last_write_secs) {
+        let _ = writeln!(o, "  Last read {}, last write {}", duration(r), duration(w));
+    }
+    let _ = writeln!(o, "  TCP MD5 password: {}", yes(d.password));
+    if let Some(n) = &s.negotiated {
+        let _ = writeln!(
+            o,
+            "  Remote router ID {}, local router ID {}",
+            n.peer_id, n.local_id
+        );
+        if let Some(h) = &n.peer_hostname {
+            let _ = writeln!(o, "  Hostname: {h}");
+        }
+        let _ = writeln!(
+            o,
+            "  Hold time {} s, keepalive interval {} s",
+            n.hold_time, n.keepalive
+        );
+        let _ = writeln!(o, "  Neighbor capabilities:");
+        let _ = writeln!(o, "    4 Byte AS: {}", yes(n.four_octet_as));
+        let _ = writeln!(
+            o,
+            "    Route refresh: {} (enhanced: {})",
+            yes(n.route_refresh),
+            yes(n.enhanced_route_refresh)
+        );
+        let _ = writeln!(o, "    Extended message: {}", yes(n.extended_message));
+        match &n.graceful_restart {
+            Some(gr) => {
+                let _ = writeln!(
+                    o,
+                    "    Graceful restart: restart time {} s{}",
+                    gr.restart_time,
+                    if gr.notification { ", N-bit" } else { "" }
+                );
+            }
+            None => {
+                let _ = writeln!(o, "    Graceful restart: no");
+            }
+        }
+        let fams: Vec<String> = n.families.iter().map(ToString::to_string).collect();
+        let _ = writeln!(o, "    Address families: {}", fams.join(", "));
+    }
+    let c = &s.counters;
+    let _ = writeln!(o, "  Message statistics:");
+    let _ = writeln!(o, "    {:<16} {:>10} {:>10}", "", "Sent", "Rcvd");
+    let rows = [
+        ("Opens:", c.opens),
+        ("Updates:", c.updates),
+        ("Keepalives:", c.keepalives),
+        ("Notifications:", c.notifications),
+        ("Route refresh:", c.route_refreshes),
+    ];
+    for (name, io) in rows {
+        let _ = writeln!(o, "    {name:<16} {:>10} {:>10}", io.sent, io.received);
+    }
+    let _ = writeln!(
+        o,
+        "    {:<16} {:>10} {:>10}",
+        "Total:", p.msgs_sent, p.msgs_received
+    );
+    for f in &p.prefixes {
+        let _ = writeln!(
+            o,
+            "  {}: {} prefixes received, {} sent",
+            f.family, f.received, f.sent
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  Connections established {}; dropped {}",
+        c.established, c.dropped
+    );
+    if let Some(n) = &c.last_notification_sent {
+        let _ = writeln!(
+            o,
+            "  Last notification sent: {} ({}/{})",
+            n.text, n.code, n.subcode
+        );
+    }
+    if let Some(n) = &c.last_notification_received {
+        let _ = writeln!(
+            o,
+            "  Last notification received: {} ({}/{})",
+            n.text, n.code, n.subcode
+        );
+    }
+    if let Some(e) = &c.last_error {
+        let _ = writeln!(o, "  Last reset: {e}");
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_frr() {
+        assert_eq!(duration(0), "00:00:00");
+        assert_eq!(duration(3723), "01:02:03");
+        assert_eq!(duration(86_400 + 7200 + 180), "1d02h03m");
+        assert_eq!(duration(2 * 604_800 + 3 * 86_400 + 4 * 3600), "02w3d04h");
+    }
+}

@@ -1,0 +1,103 @@
+//! evpnd's tasks and the channels between them. Every input reaches the core as a
+//! message; peers own their sockets and timers; nothing shares a lock.
+//!
+//! ```text
+//!   signals task                 listener task(s)              control server
+//!   SIGHUP/SIGTERM/SIGINT        accept() on global.listen     Unix socket, one task
+//!        |                            |                        per evpnctl client
+//!        | Signal (mpsc 4)            | (TcpStream, addr)             |
+//!        |                            | (mpsc 64)                     | (Command, oneshot)
+//!        v                            v                               v (mpsc 64)
+//!   +-----------------------------------------------------------------------------+
+//!   | core task (core.rs): peers by address, route counts (the RIB seam),          |
+//!   | config + reload, listen ranges -> dynamic peers, control answers             |
+//!   +-----------------------------------------------------------------------------+
+//!        | PeerCmd (unbounded:               ^ PeerEvent (mpsc 1024, bounded:
+//!        | Accepted, Show, Clear,            |  Established, Down, Update,
+//!        | Replace, Stop)                    |  RouteRefresh, Gone)
+//!        v                                   |
+//!   +--------------------------------------------------+   one per peer (peer/mod.rs)
+//!   | peer task: bgp::session::Session (+ a second one |
+//!   | during a collision), timers per TimerKind, reads |---- connect task (one attempt,
+//!   | and frames the socket, decodes with the codec    |     MD5/TTL/GTSM), result by
+//!   +--------------------------------------------------+     mpsc 4
+//!        | Bytes (mpsc 256 per connection: a peer that does not read fills only its
+//!        v        own queue, and is then dropped as stuck)
+//!   writer task per connection (peer/conn.rs): write_all, then FIN on close + drain
+//! ```
+//!
+//! PeerCmd is unbounded because only operators, the listener and signals send it (low
+//! rate) and the core must never wait on a peer that waits on the core.
+
+use std::path::PathBuf;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::control;
+use crate::core::{Core, Inputs, Signal, PEER_EVENTS};
+use crate::listener;
+
+/// Runs the daemon until SIGTERM/SIGINT. Errors are setup failures (ports, socket).
+pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
+    let listeners = listener::bind(&config.file.global.listen).map_err(|e| e.to_string())?;
+    let ctl = &config.file.control;
+    let ctl_listener = control::server::bind(&ctl.socket, ctl.mode)
+        .map_err(|e| format!("control socket {}: {e}", ctl.socket.display()))?;
+    let socket_path = ctl.socket.clone();
+
+    let (acc_tx, acc_rx) = mpsc::channel(64);
+    for l in &listeners {
+        tokio::spawn(listener::accept_loop(l.clone(), acc_tx.clone()));
+    }
+    let (ctl_tx, ctl_rx) = mpsc::channel(64);
+    tokio::spawn(control::server::serve(ctl_listener, ctl_tx));
+    let (sig_tx, sig_rx) = mpsc::channel(4);
+    spawn_signals(sig_tx).map_err(|e| format!("signals: {e}"))?;
+    let (ev_tx, ev_rx) = mpsc::channel(PEER_EVENTS);
+
+    info!(
+        asn = config.file.global.asn,
+        router_id = %config.file.global.router_id,
+        peers = config.peers.len(),
+        listen = ?config.file.global.listen,
+        control = %socket_path.display(),
+        "evpnd started"
+    );
+    let core = Core::new(path, config, listeners, ev_tx);
+    core.run(Inputs {
+        accepted: acc_rx,
+        control: ctl_rx,
+        signals: sig_rx,
+        events: ev_rx,
+    })
+    .await;
+    if let Err(e) = std::fs::remove_file(&socket_path) {
+        error!(error = %e, "cannot remove the control socket");
+    }
+    info!("evpnd stopped");
+    Ok(())
+}
+
+fn spawn_signals(tx: mpsc::Sender<Signal>) -> std::io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let s = tokio::select! {
+                _ = term.recv() => Signal::Shutdown,
+                _ = int.recv() => Signal::Shutdown,
+                _ = hup.recv() => Signal::Reload,
+            };
+            info!(signal = ?s, "signal received");
+            let last = matches!(s, Signal::Shutdown);
+            if tx.send(s).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
