@@ -17,6 +17,8 @@ pub const WRITE_QUEUE: usize = 256;
 /// How long `close` keeps reading after shutting down the write side, so the peer reads
 /// our NOTIFICATION and closes first instead of getting an RST.
 const DRAIN: Duration = Duration::from_secs(2);
+/// How long `close` waits for queued messages to be written.
+const WRITER_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Conn {
     pub read: OwnedReadHalf,
@@ -68,7 +70,14 @@ impl Conn {
         } = self;
         drop(tx);
         tokio::spawn(async move {
-            let _ = writer.await;
+            // A writer blocked on a peer that never reads is given up after a while.
+            let mut writer = writer;
+            if tokio::time::timeout(WRITER_GRACE, &mut writer)
+                .await
+                .is_err()
+            {
+                writer.abort();
+            }
             let mut scratch = [0u8; 4096];
             let _ = tokio::time::timeout(DRAIN, async {
                 while let Ok(n) = read.read(&mut scratch).await {

@@ -512,6 +512,10 @@ impl PeerTask {
                 } else {
                     debug!(peer = %addr, "connection closed by peer");
                 }
+                // The connection is finished whatever the session says next.
+                if let Some(c) = self.link(w).and_then(|l| l.conn.take()) {
+                    self.closing.push(c.close());
+                }
                 self.feed(w, Input::TcpConnectionFails).await;
             }
             Ok(_) => loop {
@@ -685,6 +689,9 @@ impl PeerTask {
                 };
                 if conn.send(buf.freeze()).is_err() {
                     warn!(peer = %addr, "peer does not read: write queue full, closing");
+                    if let Some(c) = link.conn.take() {
+                        self.closing.push(c.close());
+                    }
                     self.pending.push((w, Input::TcpConnectionFails));
                 }
             }

@@ -1,0 +1,221 @@
+//! Helpers for the daemon's process tests: evpnd instances on loopback addresses with
+//! their own ports, sockets and scratch directories, killed (by PID) when a test ends.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("evt-daemon-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub fn free_port(ip: Ipv4Addr) -> u16 {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn require(bin: &str) {
+    let found = Path::new(bin).is_file()
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()));
+    assert!(
+        found,
+        "{bin} not found: install it (apt-get install -y gobgpd frr)"
+    );
+}
+
+/// Polls `f` every 200 ms until it holds or `within` passes.
+pub fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A child process killed when dropped (pass or fail).
+pub struct Proc {
+    pub child: Child,
+    pub dir: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("kept {} for inspection", self.dir.display());
+        }
+    }
+}
+
+pub fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill(2) on our own child's PID.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill failed");
+}
+
+/// One peer line of a test config.
+pub struct PeerLine {
+    pub address: IpAddr,
+    /// TOML value: `"internal"` or a number.
+    pub remote_as: String,
+    pub port: u16,
+    pub extra: String,
+}
+
+impl PeerLine {
+    pub fn new(address: Ipv4Addr, port: u16) -> Self {
+        Self {
+            address: IpAddr::V4(address),
+            remote_as: "\"internal\"".into(),
+            port,
+            extra: String::new(),
+        }
+    }
+
+    pub fn remote_as(mut self, asn: u32) -> Self {
+        self.remote_as = asn.to_string();
+        self
+    }
+
+    pub fn with(mut self, extra: &str) -> Self {
+        self.extra.push_str(extra);
+        self.extra.push('\n');
+        self
+    }
+}
+
+pub fn config(
+    asn: u32,
+    router_id: &str,
+    listen: SocketAddr,
+    socket: &Path,
+    peers: &[PeerLine],
+    tail: &str,
+) -> String {
+    let mut s = format!(
+        "[global]\nasn = {asn}\nrouter_id = \"{router_id}\"\nlisten = [\"{listen}\"]\n\n\
+         [control]\nsocket = \"{}\"\n\n[logging]\nlevel = \"debug\"\n\n",
+        socket.display()
+    );
+    for p in peers {
+        s.push_str(&format!(
+            "[[peer]]\naddress = \"{}\"\nremote_as = {}\nport = {}\nhold_time = 9\nkeepalive = 3\nconnect_retry = 1\n{}\n",
+            p.address, p.remote_as, p.port, p.extra
+        ));
+    }
+    s.push_str(tail);
+    s
+}
+
+pub struct Evpnd {
+    pub proc: Proc,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+pub fn bin(name: &str) -> &'static str {
+    match name {
+        "evpnd" => env!("CARGO_BIN_EXE_evpnd"),
+        _ => env!("CARGO_BIN_EXE_evpnctl"),
+    }
+}
+
+impl Evpnd {
+    /// Starts evpnd with `text` as config in `dir` and waits for its control socket.
+    pub fn start(dir: &Path, name: &str, text: &str) -> Self {
+        // Everything of this instance under dir/name, removed with it.
+        let own = dir.join(name);
+        std::fs::create_dir_all(&own).expect("instance dir");
+        let config = own.join("evpnd.toml");
+        let socket = own.join("evpnd.sock");
+        let log = own.join("evpnd.log");
+        std::fs::write(&config, text).expect("write config");
+        let child = Command::new(bin("evpnd"))
+            .arg("--config")
+            .arg(&config)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start evpnd");
+        let e = Self {
+            proc: Proc { child, dir: own },
+            config,
+            socket,
+            log,
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), || e.socket.exists()),
+            "evpnd {name} did not create its socket: {}",
+            e.log_text()
+        );
+        e
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(bin("evpnctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run evpnctl")
+    }
+
+    pub fn peers(&self) -> Vec<Value> {
+        let out = self.ctl(&["show", "peers", "-j"]);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<Value>(&out.stdout)
+            .expect("JSON")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn peer(&self, addr: &str) -> Value {
+        let out = self.ctl(&["show", "peer", addr, "-j"]);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
+    pub fn state_of(&self, addr: &str) -> Option<String> {
+        self.peers()
+            .iter()
+            .find(|p| p["address"] == addr)
+            .and_then(|p| p["state"].as_str().map(String::from))
+    }
+
+    pub fn wait_established(&self, addr: &str, within: Duration) {
+        let ok = wait_until(within, || {
+            self.state_of(addr).as_deref() == Some("Established")
+        });
+        assert!(
+            ok,
+            "{addr} not Established: {:?}\n{}",
+            self.peers(),
+            self.log_text()
+        );
+    }
+}

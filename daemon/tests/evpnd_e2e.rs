@@ -1,0 +1,299 @@
+//! evpnd processes against each other on loopback (127.0.0.2x-4x, ports chosen free):
+//! sessions, Cease on SIGTERM, SIGHUP reload, dynamic neighbours, `--check`.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
+
+#[test]
+fn two_evpnd_ibgp_then_sigterm_sends_cease() {
+    let dir = scratch("ibgp");
+    let (a, b) = (ip(21), ip(22));
+    let (pa, pb) = (free_port(a), free_port(b));
+    let ea = Evpnd::start(
+        &dir,
+        "a",
+        &config(
+            65000,
+            "10.0.0.21",
+            SocketAddr::from((a, pa)),
+            &dir.join("a/evpnd.sock"),
+            &[PeerLine::new(b, pb)],
+            "",
+        ),
+    );
+    let mut eb = Evpnd::start(
+        &dir,
+        "b",
+        &config(
+            65000,
+            "10.0.0.22",
+            SocketAddr::from((b, pb)),
+            &dir.join("b/evpnd.sock"),
+            &[PeerLine::new(a, pa)],
+            "",
+        ),
+    );
+    ea.wait_established("127.0.0.22", Duration::from_secs(20));
+    eb.wait_established("127.0.0.21", Duration::from_secs(20));
+    let pa_view = ea.peer("127.0.0.22");
+    assert_eq!(pa_view["remote_as"], 65000);
+    assert_eq!(pa_view["session"]["negotiated"]["ibgp"], true);
+    assert_eq!(
+        pa_view["session"]["negotiated"]["families"][0]["afi"],
+        "l2vpn"
+    );
+
+    // The table: one Established line for the peer.
+    let table = String::from_utf8(ea.ctl(&["show", "peers"]).stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("127.0.0.22") && l.contains("Established")),
+        "{table}"
+    );
+    assert!(table.lines().all(|l| l.len() <= 80), "{table}");
+
+    // SIGTERM b: a sees Cease / Administrative Shutdown (6/2; inside a Hard Reset 6/9
+    // when both announced the RFC 8538 N-bit, as here), and b exits 0.
+    signal(&eb.proc.child, libc::SIGTERM);
+    let status = {
+        let mut st = None;
+        wait_until(Duration::from_secs(10), || {
+            st = eb.proc.child.try_wait().ok().flatten();
+            st.is_some()
+        });
+        st.expect("evpnd b did not exit after SIGTERM")
+    };
+    assert!(status.success(), "exit {status:?}: {}", eb.log_text());
+    let ok = wait_until(Duration::from_secs(10), || {
+        ea.peer("127.0.0.22")["session"]["counters"]["last_notification_received"]["code"] == 6
+    });
+    let v = ea.peer("127.0.0.22");
+    assert!(ok, "no Cease received: {v}");
+    let n = &v["session"]["counters"]["last_notification_received"];
+    assert!(
+        n["text"]
+            .as_str()
+            .unwrap()
+            .contains("Administrative Shutdown"),
+        "{n}"
+    );
+    let sub = n["subcode"].as_u64().unwrap();
+    // 6/2 directly, or 6/9 Hard Reset carrying 6/2 as its data.
+    assert!(
+        sub == 2 || (sub == 9 && n["data"].as_str().unwrap().starts_with("0602")),
+        "{n}"
+    );
+    assert_ne!(v["state"], "Established");
+    let out = ea.ctl(&["show", "peer", "127.0.0.22"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Last notification received: Cease"), "{text}");
+    assert!(eb.log_text().contains("shutting down"), "{}", eb.log_text());
+}
+
+#[test]
+fn sighup_adds_a_peer_without_touching_the_others() {
+    let dir = scratch("hup");
+    let (a, b, c) = (ip(31), ip(32), ip(33));
+    let (pa, pb, pc) = (free_port(a), free_port(b), free_port(c));
+    let a_cfg = |peers: &[PeerLine]| {
+        config(
+            65000,
+            "10.0.0.31",
+            SocketAddr::from((a, pa)),
+            &dir.join("a/evpnd.sock"),
+            peers,
+            "",
+        )
+    };
+    let ea = Evpnd::start(&dir, "a", &a_cfg(&[PeerLine::new(b, pb)]));
+    let _eb = Evpnd::start(
+        &dir,
+        "b",
+        &config(
+            65000,
+            "10.0.0.32",
+            SocketAddr::from((b, pb)),
+            &dir.join("b/evpnd.sock"),
+            &[PeerLine::new(a, pa)],
+            "",
+        ),
+    );
+    let _ec = Evpnd::start(
+        &dir,
+        "c",
+        &config(
+            65000,
+            "10.0.0.33",
+            SocketAddr::from((c, pc)),
+            &dir.join("c/evpnd.sock"),
+            &[PeerLine::new(a, pa)],
+            "",
+        ),
+    );
+    ea.wait_established("127.0.0.32", Duration::from_secs(20));
+    let before = ea.peer("127.0.0.32");
+    assert_eq!(ea.peers().len(), 1, "c is not configured on a yet");
+
+    // An invalid config is refused and changes nothing.
+    std::fs::write(
+        &ea.config,
+        a_cfg(&[PeerLine::new(b, pb).with("ttl_security = 255")]),
+    )
+    .unwrap();
+    signal(&ea.proc.child, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(5), || ea
+            .log_text()
+            .contains("reload rejected")),
+        "{}",
+        ea.log_text()
+    );
+    assert!(
+        ea.log_text().contains("peer[0].ttl_security"),
+        "the error names the key"
+    );
+
+    // Adding c: it comes up, b's session is untouched.
+    std::fs::write(
+        &ea.config,
+        a_cfg(&[PeerLine::new(b, pb), PeerLine::new(c, pc)]),
+    )
+    .unwrap();
+    signal(&ea.proc.child, libc::SIGHUP);
+    ea.wait_established("127.0.0.33", Duration::from_secs(20));
+    let after = ea.peer("127.0.0.32");
+    assert_eq!(after["state"], "Established");
+    assert_eq!(after["session"]["counters"]["established"], 1, "{after}");
+    assert_eq!(after["session"]["counters"]["dropped"], 0, "{after}");
+    let (u0, u1) = (
+        before["uptime_secs"].as_u64().unwrap(),
+        after["uptime_secs"].as_u64().unwrap(),
+    );
+    assert!(u1 >= u0, "uptime went back: {u0} -> {u1}");
+
+    // Changing b's settings resets b (6/6), removing c sends 6/3.
+    std::fs::write(
+        &ea.config,
+        a_cfg(&[PeerLine::new(b, pb).with("description = \"changed\"")]),
+    )
+    .unwrap();
+    signal(&ea.proc.child, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || ea.peers().len() == 1),
+        "c not removed: {:?}",
+        ea.peers()
+    );
+    let ok = wait_until(Duration::from_secs(20), || {
+        let v = ea.peer("127.0.0.32");
+        v["state"] == "Established" && v["description"] == "changed"
+    });
+    assert!(
+        ok,
+        "b not back with its new settings: {}",
+        ea.peer("127.0.0.32")
+    );
+    let log = ea.log_text();
+    assert!(
+        log.contains("configuration reloaded")
+            && log.contains("removed=1")
+            && log.contains("changed=1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn listen_range_creates_dynamic_neighbours() {
+    let dir = scratch("dyn");
+    let (spine, leaf) = (ip(41), ip(42));
+    let (ps, pl) = (free_port(spine), free_port(leaf));
+    let tail = "[peer_group.leaves]\nremote_as = \"internal\"\nhold_time = 9\nkeepalive = 3\n\n\
+                [[listen_range]]\nprefix = \"127.0.0.40/29\"\npeer_group = \"leaves\"\n";
+    let es = Evpnd::start(
+        &dir,
+        "s",
+        &config(
+            65000,
+            "10.0.0.41",
+            SocketAddr::from((spine, ps)),
+            &dir.join("s/evpnd.sock"),
+            &[],
+            tail,
+        ),
+    );
+    let el = Evpnd::start(
+        &dir,
+        "l",
+        &config(
+            65000,
+            "10.0.0.42",
+            SocketAddr::from((leaf, pl)),
+            &dir.join("l/evpnd.sock"),
+            &[PeerLine::new(spine, ps)],
+            "",
+        ),
+    );
+    el.wait_established("127.0.0.41", Duration::from_secs(20));
+    es.wait_established("127.0.0.42", Duration::from_secs(5));
+    let p = &es.peers()[0];
+    assert_eq!(p["dynamic"], true);
+    let table = String::from_utf8(es.ctl(&["show", "peers"]).stdout).unwrap();
+    assert!(table.contains("*127.0.0.42"), "{table}");
+    // The leaf goes away: the dynamic neighbour is removed with its session.
+    drop(el);
+    assert!(
+        wait_until(Duration::from_secs(20), || es.peers().is_empty()),
+        "dynamic peer still there: {:?}",
+        es.peers()
+    );
+}
+
+#[test]
+fn check_validates_and_names_the_key() {
+    let dir = scratch("check");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "[global]\nasn = 65000\nrouter_id = \"10.0.0.1\"\n").unwrap();
+    let out = Command::new(bin("evpnd"))
+        .args(["--check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[global]\nasn = 65000\nrouter_id = \"10.0.0.1\"\n[[peer]]\naddress = \"10.1.1.1\"\nremote_as = 65001\nhold_time = 1\n").unwrap();
+    let out = Command::new(bin("evpnd"))
+        .args(["--check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("peer[0].hold_time") && err.contains(":7:"),
+        "{err}"
+    );
+
+    let out = Command::new(bin("evpnctl"))
+        .args(["--socket"])
+        .arg(dir.join("none.sock"))
+        .args(["show", "peers"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "unreachable evpnd is exit 2: {out:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

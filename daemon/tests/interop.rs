@@ -1,0 +1,339 @@
+//! evpnd (the real binary) against gobgpd 3.10 and FRR 8.4 bgpd on loopback
+//! (127.0.0.5x/6x/7x, free ports; each daemon with its own sockets and scratch dir).
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
+
+fn wait_listening(addr: SocketAddr) {
+    let ok = wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+    });
+    assert!(ok, "nothing listening on {addr}");
+    // That probe was a connection too; let the daemon drop it.
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+fn evpn_received(e: &Evpnd, addr: &str) -> u64 {
+    e.peers()
+        .iter()
+        .find(|p| p["address"] == addr)
+        .and_then(|p| p["prefixes"][0]["received"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn evpnd_with_gobgpd_receives_evpn_routes() {
+    require("gobgpd");
+    require("gobgp");
+    let dir = scratch("gobgp");
+    let (g, e) = (ip(51), ip(52));
+    let (pg, pe, api) = (free_port(g), free_port(e), free_port(Ipv4Addr::LOCALHOST));
+    let conf = dir.join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"[global.config]
+  as = 65002
+  router-id = "10.0.0.51"
+  port = {pg}
+  local-address-list = ["{g}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{e}"
+    peer-as = 65000
+  [neighbors.transport.config]
+    passive-mode = true
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l2vpn-evpn"
+"#
+        ),
+    )
+    .unwrap();
+    let child = Command::new("gobgpd")
+        .arg("-f")
+        .arg(&conf)
+        .args([
+            "-p",
+            "--pprof-disable",
+            "--api-hosts",
+            &format!("127.0.0.1:{api}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gobgpd");
+    let _gobgpd = Proc {
+        child,
+        dir: dir.join("gobgpd-state"),
+    };
+    wait_listening(SocketAddr::from((g, pg)));
+    let ev = Evpnd::start(
+        &dir,
+        "e",
+        &config(
+            65000,
+            "10.0.0.52",
+            SocketAddr::from((e, pe)),
+            &dir.join("e/evpnd.sock"),
+            &[PeerLine::new(g, pg).remote_as(65002)],
+            "",
+        ),
+    );
+    ev.wait_established("127.0.0.51", Duration::from_secs(20));
+    let gobgp = |args: &[&str]| {
+        let out = Command::new("gobgp")
+            .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
+            .args(args)
+            .output()
+            .expect("gobgp CLI");
+        assert!(out.status.success(), "gobgp {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let n = gobgp(&["neighbor", &e.to_string(), "-j"]);
+    assert!(
+        n.contains("\"session_state\":6"),
+        "GoBGP not Established: {n}"
+    );
+    let v = ev.peer("127.0.0.51");
+    assert_eq!(v["remote_as"], 65002);
+    assert_eq!(v["session"]["negotiated"]["ibgp"], false);
+
+    // A type-2 and a type-3 route from GoBGP are counted; a withdrawal uncounts.
+    let t2 = [
+        "global",
+        "rib",
+        "-a",
+        "evpn",
+        "add",
+        "macadv",
+        "aa:bb:cc:00:00:01",
+        "10.1.1.1",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "10.0.0.51:100",
+        "rt",
+        "65002:100",
+        "encap",
+        "vxlan",
+        "nexthop",
+        "10.0.0.51",
+    ];
+    gobgp(&t2);
+    gobgp(&[
+        "global",
+        "rib",
+        "-a",
+        "evpn",
+        "add",
+        "multicast",
+        "10.0.0.51",
+        "etag",
+        "0",
+        "rd",
+        "10.0.0.51:100",
+        "rt",
+        "65002:100",
+        "encap",
+        "vxlan",
+        "pmsi",
+        "ingress-repl",
+        "100",
+        "10.0.0.51",
+        "nexthop",
+        "10.0.0.51",
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(10), || evpn_received(&ev, "127.0.0.51")
+            == 2),
+        "{:?}",
+        ev.peers()
+    );
+    let mut del = t2.to_vec();
+    del[4] = "del";
+    gobgp(&del);
+    assert!(
+        wait_until(Duration::from_secs(10), || evpn_received(&ev, "127.0.0.51")
+            == 1),
+        "{:?}",
+        ev.peers()
+    );
+    let v = ev.peer("127.0.0.51");
+    assert!(
+        v["session"]["counters"]["updates"]["received"]
+            .as_u64()
+            .unwrap()
+            >= 3,
+        "{v}"
+    );
+}
+
+/// FRR bgpd (AS 65003) on `ip`, passive, expecting evpnd at `peer` (AS 65000).
+struct Frr {
+    _proc: Proc,
+    addr: SocketAddr,
+    vty: PathBuf,
+}
+
+impl Frr {
+    fn start(dir: &Path, ip: Ipv4Addr, peer: Ipv4Addr, password: Option<&str>) -> Self {
+        let bgpd = "/usr/lib/frr/bgpd";
+        require(bgpd);
+        require("vtysh");
+        let own = dir.join("frr");
+        std::fs::create_dir_all(&own).unwrap();
+        let port = free_port(ip);
+        let pw = password
+            .map(|p| format!(" neighbor {peer} password {p}\n"))
+            .unwrap_or_default();
+        let conf = own.join("bgpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "frr defaults datacenter\nhostname frrpeer\nrouter bgp 65003\n \
+                 bgp router-id 10.0.0.3\n no bgp default ipv4-unicast\n \
+                 no bgp ebgp-requires-policy\n neighbor {peer} remote-as 65000\n \
+                 neighbor {peer} passive\n neighbor {peer} timers 3 9\n{pw} \
+                 address-family l2vpn evpn\n  neighbor {peer} activate\n exit-address-family\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bgpd)
+            .args([
+                "-Z",
+                "-S",
+                "-n",
+                "-P",
+                "0",
+                "-p",
+                &port.to_string(),
+                "-l",
+                &ip.to_string(),
+            ])
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(own.join("bgpd.pid"))
+            .arg("-z")
+            .arg(own.join("zserv.api"))
+            .arg("--vty_socket")
+            .arg(&own)
+            .arg("--log")
+            .arg(format!("file:{}", own.join("bgpd.log").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bgpd");
+        let frr = Self {
+            _proc: Proc {
+                child,
+                dir: own.clone(),
+            },
+            addr: SocketAddr::from((ip, port)),
+            vty: own,
+        };
+        wait_listening(frr.addr);
+        frr
+    }
+
+    fn neighbor(&self, peer: Ipv4Addr) -> String {
+        let out = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.vty)
+            .args(["-c", &format!("show bgp neighbors {peer} json")])
+            .output()
+            .expect("vtysh");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
+fn evpnd_for_frr(dir: &Path, me: Ipv4Addr, frr: &Frr, password: Option<&str>) -> Evpnd {
+    let std::net::IpAddr::V4(fip) = frr.addr.ip() else {
+        panic!("FRR runs on IPv4 loopback")
+    };
+    let mut line = PeerLine::new(fip, frr.addr.port()).remote_as(65003);
+    if let Some(p) = password {
+        line = line.with(&format!("password = \"{p}\""));
+    }
+    Evpnd::start(
+        dir,
+        "e",
+        &config(
+            65000,
+            "10.0.0.99",
+            SocketAddr::from((me, free_port(me))),
+            &dir.join("e/evpnd.sock"),
+            &[line],
+            "",
+        ),
+    )
+}
+
+#[test]
+fn evpnd_with_frr_bgpd() {
+    let dir = scratch("frr");
+    let (f, e) = (ip(61), ip(62));
+    let frr = Frr::start(&dir, f, e, None);
+    let ev = evpnd_for_frr(&dir, e, &frr, None);
+    ev.wait_established("127.0.0.61", Duration::from_secs(20));
+    let v = ev.peer("127.0.0.61");
+    assert_eq!(v["session"]["negotiated"]["peer_hostname"], "frrpeer");
+    assert_eq!(v["session"]["negotiated"]["hold_time"], 9);
+    let n = frr.neighbor(e);
+    assert!(n.contains("\"bgpState\":\"Established\""), "{n}");
+    // Soft clear: a ROUTE-REFRESH goes out and FRR counts it.
+    let out = ev.ctl(&["clear", "peer", "127.0.0.61", "--soft"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        wait_until(Duration::from_secs(5), || ev.peer("127.0.0.61")["session"]
+            ["counters"]["route_refreshes"]["sent"]
+            == 1),
+        "{}",
+        ev.peer("127.0.0.61")
+    );
+    // Unknown peer: an error answer, exit 1.
+    let out = ev.ctl(&["clear", "peer", "127.0.0.250"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+#[test]
+fn md5_with_frr_matching_password_comes_up() {
+    let dir = scratch("md5ok");
+    let (f, e) = (ip(71), ip(72));
+    let frr = Frr::start(&dir, f, e, Some("s3cret-evpn"));
+    let ev = evpnd_for_frr(&dir, e, &frr, Some("s3cret-evpn"));
+    ev.wait_established("127.0.0.71", Duration::from_secs(30));
+    assert_eq!(ev.peer("127.0.0.71")["password"], true);
+    assert!(frr.neighbor(e).contains("\"bgpState\":\"Established\""));
+}
+
+#[test]
+fn md5_with_frr_mismatched_password_never_comes_up() {
+    let dir = scratch("md5bad");
+    let (f, e) = (ip(73), ip(74));
+    let frr = Frr::start(&dir, f, e, Some("right-key"));
+    let ev = evpnd_for_frr(&dir, e, &frr, Some("wrong-key"));
+    let up = wait_until(Duration::from_secs(12), || {
+        ev.state_of("127.0.0.73").as_deref() == Some("Established")
+    });
+    assert!(!up, "Established despite a wrong MD5 key");
+    let v = ev.peer("127.0.0.73");
+    assert_eq!(v["session"]["counters"]["opens"]["received"], 0, "{v}");
+    assert!(!frr.neighbor(e).contains("\"bgpState\":\"Established\""));
+}
