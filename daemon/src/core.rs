@@ -379,7 +379,8 @@ fn summary(v: &PeerView, prefixes: Vec<crate::control::FamilyCounts>) -> PeerSum
     let c = &st.counters;
     let configured = match v.settings.session.remote_as {
         bgp::session::RemoteAs::Asn(a) => Some(a),
-        _ => None,
+        bgp::session::RemoteAs::Internal => Some(v.settings.session.local_as),
+        bgp::session::RemoteAs::External => None,
     };
     let ios = [
         c.opens,

@@ -120,11 +120,13 @@ pub fn render_peer(d: &PeerDetail) -> String {
     let asn = p.remote_as.map(|a| a.to_string()).unwrap_or("-".into());
     let _ = writeln!(
         o,
-        "BGP neighbor is {}, port {}, remote AS {asn}, local AS {}, {link}",
-        p.address, d.port, d.local_as
+        "BGP neighbor is {}, remote AS {asn}, local AS {}, {link}",
+        p.address, d.local_as
     );
+    let _ = writeln!(o, "  Port {}", d.port);
     if let Some(desc) = &p.description {
-        let _ = writeln!(o, "  Description: {desc}");
+        let _ = writeln!(o, "  Description:");
+        wrap(&mut o, "    ", desc);
     }
     if let Some(g) = &d.peer_group {
         let dynamic = if p.dynamic {
@@ -154,7 +156,8 @@ pub fn render_peer(d: &PeerDetail) -> String {
             n.peer_id, n.local_id
         );
         if let Some(h) = &n.peer_hostname {
-            let _ = writeln!(o, "  Hostname: {h}");
+            let _ = writeln!(o, "  Hostname:");
+            wrap(&mut o, "    ", h);
         }
         let _ = writeln!(
             o,
@@ -217,28 +220,68 @@ pub fn render_peer(d: &PeerDetail) -> String {
         c.established, c.dropped
     );
     if let Some(n) = &c.last_notification_sent {
-        let _ = writeln!(
-            o,
-            "  Last notification sent: {} ({}/{})",
-            n.text, n.code, n.subcode
-        );
+        let _ = writeln!(o, "  Last notification sent ({}/{}):", n.code, n.subcode);
+        wrap(&mut o, "    ", &n.text);
     }
     if let Some(n) = &c.last_notification_received {
         let _ = writeln!(
             o,
-            "  Last notification received: {} ({}/{})",
-            n.text, n.code, n.subcode
+            "  Last notification received ({}/{}):",
+            n.code, n.subcode
         );
+        wrap(&mut o, "    ", &n.text);
     }
     if let Some(e) = &c.last_error {
-        let _ = writeln!(o, "  Last reset: {e}");
+        let _ = writeln!(o, "  Last reset:");
+        wrap(&mut o, "    ", e);
     }
     o
+}
+
+/// Free text (peer-supplied messages, errors) folded at 80 columns on spaces; a word
+/// longer than a line is cut.
+fn wrap(o: &mut String, indent: &str, text: &str) {
+    let width = 80 - indent.len();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: String = word.to_string();
+        while word.chars().count() > width {
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            if !line.is_empty() {
+                let _ = writeln!(o, "{indent}{line}");
+                line.clear();
+            }
+            let _ = writeln!(o, "{indent}{head}");
+        }
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            let _ = writeln!(o, "{indent}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(o, "{indent}{line}");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_80_columns() {
+        let mut o = String::new();
+        let long = format!("{} {} end", "word ".repeat(30), "x".repeat(200));
+        wrap(&mut o, "    ", &long);
+        assert!(o.lines().all(|l| l.len() <= 80), "{o}");
+        let words: Vec<&str> = o.split_whitespace().collect();
+        assert_eq!(words.last(), Some(&"end"));
+        assert_eq!(o.matches('x').count(), 200);
+    }
 
     #[test]
     fn durations_like_frr() {

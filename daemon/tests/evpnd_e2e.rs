@@ -96,7 +96,10 @@ fn two_evpnd_ibgp_then_sigterm_sends_cease() {
     assert_ne!(v["state"], "Established");
     let out = ea.ctl(&["show", "peer", "127.0.0.22"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Last notification received: Cease"), "{text}");
+    assert!(
+        text.contains("Last notification received (6/") && text.contains("Administrative Shutdown"),
+        "{text}"
+    );
     assert!(eb.log_text().contains("shutting down"), "{}", eb.log_text());
 }
 

@@ -513,10 +513,17 @@ impl PeerTask {
                     debug!(peer = %addr, "connection closed by peer");
                 }
                 // The connection is finished whatever the session says next.
-                if let Some(c) = self.link(w).and_then(|l| l.conn.take()) {
+                let Some(link) = self.link(w) else { return };
+                let conn = link.conn.take();
+                let idle = link.session.state() == State::Idle;
+                if let Some(c) = conn {
                     self.closing.push(c.close());
                 }
-                self.feed(w, Input::TcpConnectionFails).await;
+                // After a NOTIFICATION the session is Idle already and the peer's FIN is
+                // expected: not a failure worth recording over the NOTIFICATION.
+                if !idle {
+                    self.feed(w, Input::TcpConnectionFails).await;
+                }
             }
             Ok(_) => loop {
                 let Some(link) = self.link(w) else { return };
