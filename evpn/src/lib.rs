@@ -22,6 +22,8 @@ pub mod mobility;
 pub mod originate;
 pub mod route;
 pub mod service;
+#[cfg(test)]
+mod testutil;
 
 pub use config::{AdvertiseVnis, DadConfig, EvpnConfig, VniConfig};
 pub use import::{FibDelta, Importer, Verdict};

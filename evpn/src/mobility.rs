@@ -199,8 +199,8 @@ impl MobilityTable {
         }
     }
 
-    /// Clears duplicate detection for `key` and decides afresh. Returns whether it was
-    /// frozen.
+    /// Clears duplicate detection for `key` and decides afresh against the best remote
+    /// route by the usual comparison (a clear is not a move). Returns whether it was frozen.
     pub fn clear(
         &mut self,
         key: FdbKey,
@@ -286,8 +286,8 @@ fn evaluate(
         }
         Some(r) => {
             let rseq = r.mobility.sequence;
-            if trigger != Trigger::Remote && fresh {
-                // The host is here now (learned, or re-decided after clearing).
+            if trigger == Trigger::LocalLearn && fresh {
+                // The host is here now.
                 if rseq >= m.sequence {
                     m.sequence = rseq.saturating_add(1);
                 }
