@@ -212,7 +212,9 @@ impl MobilityTable {
         let Some(m) = self.macs.get_mut(&key) else {
             return false;
         };
-        let was = m.dad.frozen;
+        if !m.dad.frozen {
+            return false;
+        }
         m.dad = Dad::default();
         if m.local.is_some() {
             evaluate(
@@ -228,7 +230,7 @@ impl MobilityTable {
         } else {
             self.macs.remove(&key);
         }
-        was
+        true
     }
 
     /// Drops entries of MACs no longer local whose detection window has passed.
@@ -293,6 +295,9 @@ fn evaluate(
                 }
                 m.superseded = false;
                 moved = trigger == Trigger::LocalLearn;
+            } else if m.superseded {
+                // The host is over there; only a new local learn (or the remote route
+                // going away) brings it back.
             } else {
                 let ours = m.sequence;
                 let remote_wins = rseq > ours || (rseq == ours && r.vtep < our_vtep);

@@ -108,3 +108,39 @@ pub fn t3(vtep: &str, vni: u32) -> ReceivedRoute {
 pub fn rid(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
+
+/// A kernel topology with one classic VXLAN device (local 10.0.0.1) per VNI, each in its
+/// own bridge, all up.
+pub fn topology(vnis: &[u32]) -> fib::Topology {
+    let mut t = fib::Topology::default();
+    for (n, &vni) in vnis.iter().enumerate() {
+        let vx = 10 + 2 * n as u32;
+        let br = vx + 1;
+        t.bridges.insert(
+            br,
+            fib::Bridge {
+                name: format!("br{vni}"),
+                ifindex: br,
+                mac: None,
+                up: true,
+                addrs: vec![],
+            },
+        );
+        t.vxlans.insert(
+            vx,
+            fib::VxlanDevice {
+                name: format!("vxlan{vni}"),
+                ifindex: vx,
+                vni: Some(Vni(vni)),
+                local: Some(ip("10.0.0.1")),
+                dstport: 4789,
+                learning: false,
+                external: false,
+                vnifilter: false,
+                master: Some(br),
+                up: true,
+            },
+        );
+    }
+    t
+}
