@@ -38,6 +38,26 @@ fn desired(n: u32) -> FibState {
     st
 }
 
+/// (user, system) CPU seconds of this process so far.
+fn cpu() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// Resident memory of this process, MB.
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
 fn rate(n: usize, secs: f64) -> String {
     format!("{:.0} entries/s", n as f64 / secs)
 }
@@ -51,22 +71,32 @@ fn main() {
     let ns = Netns::new("load");
     ns.leaf();
     let mut dp = NetlinkDataplane::in_netns(ns.path()).expect("open netlink");
+    let rss0 = rss_mb();
     let want = desired(n);
+    println!(
+        "desired state of {} MACs: {:.1} MB resident",
+        want.fdb.len(),
+        rss_mb() - rss0
+    );
 
     let t = Instant::now();
     let snap = dp.dump().expect("dump");
     let plan = diff(&want, &snap);
     let t_diff = t.elapsed();
+    let (u0, s0) = cpu();
     let report = dp.apply(&plan);
+    let (u1, s1) = cpu();
     let secs = report.duration.as_secs_f64();
     println!(
-        "evpnd fib: {} ops in {:.3} s = {} ({} send() calls, {} errors; dump+diff {:.3} s)",
+        "evpnd fib: {} ops in {:.3} s = {} ({} send() calls, {} errors; dump+diff {:.3} s; cpu user {:.2} s, kernel {:.2} s)",
         plan.ops.len(),
         secs,
         rate(plan.ops.len(), secs),
         report.sends,
         report.errors.len(),
-        t_diff.as_secs_f64()
+        t_diff.as_secs_f64(),
+        u1 - u0,
+        s1 - s0
     );
     if let Some(e) = report.errors.first() {
         println!("  first error: op {} {:?}: {}", e.index, e.op, e.error);
@@ -109,7 +139,11 @@ fn main() {
 
     // Again with the monitor subscribed, as in the daemon: the kernel now also delivers
     // two notifications per entry to us.
-    let mut rx = dp.subscribe().expect("subscribe");
+    let mut rx = if std::env::var_os("FDB_LOAD_NO_MONITOR").is_some() {
+        tokio::sync::mpsc::channel(1).1
+    } else {
+        dp.subscribe().expect("subscribe")
+    };
     let report = dp.apply(&plan);
     let secs = report.duration.as_secs_f64();
     std::thread::sleep(std::time::Duration::from_millis(500));

@@ -203,14 +203,17 @@ pub struct BridgePort {
 }
 
 /// How one VNI maps onto devices. Classic layout: one VXLAN device per VNI in its own
-/// bridge, `vlan` None. With a single `external vnifilter` device the VNI maps to a VLAN
-/// of a VLAN-aware bridge (`vlan` Some), and FDB messages carry NDA_VNI/NDA_VLAN.
+/// bridge, `vlan` None, `external` false. With a single `external vnifilter` device,
+/// `external` is true: FDB rows carry the VNI as NDA_SRC_VNI. Its VNIs would map to
+/// VLANs of a VLAN-aware bridge (`vlan`, `bridge`); this kernel has no bridge VLAN
+/// filtering, so that mapping is not discovered yet and such VNIs have no bridge/SVI.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct VniBinding {
     pub vni: Vni,
     pub vxlan: u32,
     pub bridge: Option<u32>,
     pub vlan: Option<u16>,
+    pub external: bool,
 }
 
 /// The VXLAN topology found in the kernel.
@@ -219,8 +222,7 @@ pub struct Topology {
     pub bridges: BTreeMap<u32, Bridge>,
     pub vxlans: BTreeMap<u32, VxlanDevice>,
     pub ports: BTreeMap<u32, BridgePort>,
-    /// Extra VNI bindings of `vnifilter` devices (filled once VLAN-aware bridges are
-    /// supported; the classic layout needs none).
+    /// VNIs of `external vnifilter` devices (from their VNI filter).
     pub filtered: BTreeMap<Vni, VniBinding>,
 }
 
@@ -238,6 +240,7 @@ impl Topology {
                 vxlan: d.ifindex,
                 bridge: d.master.filter(|m| self.bridges.contains_key(m)),
                 vlan: None,
+                external: false,
             })
     }
 
@@ -251,6 +254,7 @@ impl Topology {
                     vxlan: d.ifindex,
                     bridge: d.master.filter(|m| self.bridges.contains_key(m)),
                     vlan: None,
+                    external: false,
                 });
             }
         }
@@ -269,6 +273,20 @@ impl Topology {
     /// The VNI of a classic VXLAN device.
     pub fn vni_of_vxlan(&self, ifindex: u32) -> Option<Vni> {
         self.vxlans.get(&ifindex).and_then(|d| d.vni)
+    }
+
+    /// The VNI of an FDB row on VXLAN device `ifindex`: the device's own for a classic
+    /// device, the row's NDA_SRC_VNI for an external one (if that VNI is filtered in).
+    pub fn vni_of_row(&self, ifindex: u32, src_vni: Option<u32>) -> Option<Vni> {
+        let d = self.vxlans.get(&ifindex)?;
+        if !d.external {
+            return d.vni;
+        }
+        let vni = Vni(src_vni?);
+        self.filtered
+            .get(&vni)
+            .filter(|b| b.vxlan == ifindex)
+            .map(|b| b.vni)
     }
 }
 

@@ -259,6 +259,31 @@ pub fn diff(desired: &FibState, actual: &Snapshot) -> Plan {
     Plan { ops, skipped }
 }
 
+/// Records in `owned` what the kernel holds after `op` succeeded (for cached views of the
+/// kernel that must not be re-dumped after every change).
+pub fn record(owned: &mut FibState, op: &Op) {
+    match *op {
+        Op::FdbReplace { key, dest } => {
+            owned.fdb.insert(key, dest);
+        }
+        Op::FloodAppend { vni, vtep } => {
+            owned.flood.insert((vni, vtep));
+        }
+        Op::NeighReplace { key, mac } => {
+            owned.neigh.insert(key, mac);
+        }
+        Op::NeighDelete { key } => {
+            owned.neigh.remove(&key);
+        }
+        Op::FdbDelete { key, .. } => {
+            owned.fdb.remove(&key);
+        }
+        Op::FloodDelete { vni, vtep } => {
+            owned.flood.remove(&(vni, vtep));
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]
 mod tests;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::{require_root, Netns};
 use fib::{
-    diff, Dataplane, Event, EventReceiver, FdbKey, FibError, FibState, Mac, NeighKey,
-    NetlinkDataplane, Op, OwnedEntry, Plan, RemoteFdb, Vni,
+    diff, Dataplane, Event, EventReceiver, FdbKey, FibError, FibState, Mac, MonitorConfig,
+    NeighKey, NetlinkDataplane, Op, OwnedEntry, Plan, Reconciler, RemoteFdb, Vni,
 };
 use serde_json::Value;
 
@@ -58,8 +58,13 @@ fn fdb_rows(ns: &Netns) -> BTreeSet<String> {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
+            let src_vni = e
+                .get("src_vni")
+                .and_then(Value::as_u64)
+                .map(|v| format!(" src_vni {v}"))
+                .unwrap_or_default();
             format!(
-                "{} dev {} dst {} flags [{}] master {} state {}",
+                "{} dev {} dst {} flags [{}] master {} state {}{src_vni}",
                 s(e, "mac"),
                 s(e, "ifname"),
                 s(e, "dst"),
@@ -100,6 +105,19 @@ fn neigh_rows(ns: &Netns) -> BTreeSet<String> {
 fn frr_rows(st: &FibState) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut fdb = BTreeSet::new();
     for (k, d) in &st.fdb {
+        if d.sticky {
+            // zebra: no extern_learn at all for static MACs; ours keeps it on the vxlan
+            // row as the ownership mark, the bridge row is sticky static like zebra's.
+            fdb.insert(format!(
+                "{} dev vxlan100 dst {} flags [self,extern_learn,sticky] master - state static",
+                k.mac, d.vtep
+            ));
+            fdb.insert(format!(
+                "{} dev vxlan100 dst - flags [sticky] master br100 state static",
+                k.mac
+            ));
+            continue;
+        }
         fdb.insert(format!(
             "{} dev vxlan100 dst {} flags [self,extern_learn] master - state ",
             k.mac, d.vtep
@@ -168,6 +186,8 @@ fn state_a() -> FibState {
         .insert(nk("192.168.100.21"), mac("02:00:00:00:00:01"));
     st.neigh
         .insert(nk("192.168.100.23"), mac("02:00:00:00:00:03"));
+    st.neigh
+        .insert(nk("fd00:100::21"), mac("02:00:00:00:00:01"));
     st
 }
 
@@ -179,7 +199,7 @@ fn local_mac_learned_from_host_traffic() {
     leaf.leaf();
     // No IPv6 on the host: its DAD/RS frames would teach the bridge the MAC before the
     // test looks.
-    host.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+    host.no_ipv6();
     leaf.run(&format!(
         "ip link add name vh0 type veth peer name eth0 netns {}",
         host.name
@@ -270,6 +290,49 @@ fn local_mac_learned_from_host_traffic() {
             mac: host_mac,
         }
     });
+
+    // The VXLAN device goes down: the new topology says so.
+    leaf.run("ip link set vxlan100 down");
+    wait_event(
+        &mut rx,
+        "Topology (vxlan100 down)",
+        |e| matches!(e, Event::Topology(t) if t.vxlans.values().all(|v| !v.up)),
+    );
+}
+
+#[test]
+fn monitor_overflow_becomes_resync() {
+    require_root();
+    let leaf = Netns::new("leaf");
+    leaf.leaf();
+    leaf.run("ip link add name vh0 type veth peer name vh0p");
+    leaf.run("ip link set vh0 master br100");
+    let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
+    // Tiny buffers, and nobody reading: the kernel must drop notifications.
+    let mut rx = dp
+        .subscribe_with(MonitorConfig {
+            rcvbuf: 4096,
+            queue: 2,
+        })
+        .unwrap();
+    let batch = std::env::temp_dir().join(format!("{}.batch", leaf.name));
+    let lines: String = (0..3000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            format!(
+                "fdb add 02:00:00:00:{:02x}:{:02x} dev vh0 master static\n",
+                b[2], b[3]
+            )
+        })
+        .collect();
+    std::fs::write(&batch, lines).unwrap();
+    leaf.run(&format!("bridge -batch {}", batch.display()));
+    let _ = std::fs::remove_file(&batch);
+    wait_event(&mut rx, "Resync", |e| *e == Event::Resync);
+    // After a resync the dump has everything the lost events would have said.
+    let snap = dp.dump().unwrap();
+    assert_eq!(snap.local.macs.len(), 3000);
+    assert!(snap.local.macs.values().all(|l| l.sticky));
 }
 
 #[test]
@@ -283,7 +346,7 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
     let a = state_a();
     let plan = reconcile(&mut dp, &a);
-    assert_eq!(plan.ops.len(), 7);
+    assert_eq!(plan.ops.len(), 8, "{plan:?}");
     let (fdb, neigh) = frr_rows(&a);
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh));
@@ -294,6 +357,14 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     b.fdb.insert(fk("02:00:00:00:00:03"), remote("10.0.0.3"));
     b.flood.insert((VNI, ip("10.0.0.3")));
     b.neigh = a.neigh.clone();
+    // A static (sticky) MAC too.
+    b.fdb.insert(
+        fk("02:00:00:00:00:05"),
+        RemoteFdb {
+            vtep: ip("10.0.0.3"),
+            sticky: true,
+        },
+    );
     let plan = reconcile(&mut dp, &b);
     assert_eq!(
         plan.ops,
@@ -301,6 +372,13 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
             Op::FdbReplace {
                 key: fk("02:00:00:00:00:01"),
                 dest: remote("10.0.0.3")
+            },
+            Op::FdbReplace {
+                key: fk("02:00:00:00:00:05"),
+                dest: RemoteFdb {
+                    vtep: ip("10.0.0.3"),
+                    sticky: true
+                }
             },
             Op::FdbDelete {
                 key: fk("02:00:00:00:00:02"),
@@ -316,7 +394,11 @@ fn programs_remote_state_like_frr_and_reconciles_changes() {
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh));
     let c = dp.counters();
-    assert_eq!(c.ops_applied, 10);
+    assert_eq!(c.ops_applied, 12);
+    // Withdraw everything (the sticky MAC's two rows too): back to the bare kernel.
+    reconcile(&mut dp, &FibState::default());
+    assert_eq!(fdb_rows(&leaf), base_fdb);
+    assert_eq!(neigh_rows(&leaf), base_neigh);
     assert_eq!(c.op_errors, 0);
     assert!(c.batches >= 2 && c.batches <= 4, "{c:?}");
 }
@@ -358,7 +440,7 @@ fn hand_made_entries_survive_and_restart_removes_stale() {
     b.fdb.insert(fk("02:00:00:00:00:01"), remote("10.0.0.2"));
     b.flood.insert((VNI, ip("10.0.0.2")));
     let plan = reconcile(&mut dp, &b);
-    assert_eq!(plan.ops.len(), 5, "{plan:?}");
+    assert_eq!(plan.ops.len(), 6, "{plan:?}");
     let (fdb, neigh_b) = frr_rows(&b);
     assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
     assert_eq!(neigh_rows(&leaf), union(&base_neigh, &neigh_b));
@@ -410,4 +492,114 @@ fn hand_made_entries_survive_and_restart_removes_stale() {
     // After a dump the VNI is unknown: planned ops for it are skipped, not attempted.
     let snap = dp.dump().unwrap();
     assert_eq!(diff(&b, &snap).skipped.unknown_vni, 2);
+}
+
+#[test]
+fn reconciler_loop_restores_hand_deleted_entries_without_dumping() {
+    require_root();
+    let leaf = Netns::new("leaf");
+    leaf.leaf();
+    let base_fdb = fdb_rows(&leaf);
+    let mut r = Reconciler::new(NetlinkDataplane::in_netns(leaf.path()).unwrap());
+    let mut rx = r.subscribe().unwrap();
+    let a = state_a();
+    r.set_desired(a.clone());
+    let s = r.sync().unwrap();
+    assert!(s.dumped && s.apply.is_ok() && s.planned == 8, "{s:?}");
+
+    leaf.run("bridge fdb del 02:00:00:00:00:03 dev vxlan100 dst 10.0.0.3 self");
+    leaf.run("bridge fdb del 00:00:00:00:00:00 dev vxlan100 dst 10.0.0.2 self");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = 0;
+    while seen < 2 && Instant::now() < deadline {
+        match rx.try_recv() {
+            Ok(ev) => {
+                if r.handle(&ev) {
+                    seen += 1;
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert_eq!(seen, 2, "both removals reported as due");
+    let s = r.sync().unwrap();
+    assert!(!s.dumped, "restored from the cached view");
+    assert_eq!(s.planned, 2, "{s:?}");
+    let (fdb, _) = frr_rows(&a);
+    // The bridge twin of MAC 3 stayed; the vxlan row and the flood VTEP are back.
+    assert_eq!(fdb_rows(&leaf), union(&base_fdb, &fdb));
+    assert_eq!(r.counters().dumps, 1);
+}
+
+/// One `external vnifilter` device carrying VNIs 100-101 (no bridge: this kernel has no
+/// VLAN-aware bridge, so only the VXLAN side of that layout can be exercised).
+#[test]
+fn vnifilter_device_carries_several_vnis() {
+    require_root();
+    let leaf = Netns::new("vf");
+    // No IPv6 address events: the VNI filter change below must be noticed on its own.
+    leaf.no_ipv6();
+    leaf.run("ip link add name vxlan0 type vxlan dstport 4789 local 10.0.0.1 external vnifilter nolearning");
+    leaf.run("bridge vni add dev vxlan0 vni 100-101");
+    leaf.run("ip link set vxlan0 up");
+    let base = fdb_rows(&leaf);
+    let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
+    let mut rx = dp.subscribe().unwrap();
+    let snap = dp.dump().unwrap();
+    let vnis: Vec<u32> = snap.topology.vnis().keys().map(|v| v.0).collect();
+    assert_eq!(vnis, [100, 101]);
+    let b = snap.topology.binding(Vni(101)).unwrap();
+    assert!(b.external && b.bridge.is_none());
+
+    let k = |vni: u32, m: &str| FdbKey {
+        vni: Vni(vni),
+        mac: mac(m),
+    };
+    let mut want = FibState::default();
+    want.fdb
+        .insert(k(100, "02:00:00:00:00:01"), remote("10.0.0.2"));
+    // The same MAC in another VNI is another entry.
+    want.fdb
+        .insert(k(101, "02:00:00:00:00:01"), remote("10.0.0.3"));
+    want.flood.insert((Vni(100), ip("10.0.0.2")));
+    want.flood.insert((Vni(101), ip("10.0.0.3")));
+    // No SVI for these VNIs: skipped, not failed.
+    want.neigh.insert(
+        NeighKey {
+            vni: Vni(100),
+            ip: ip("192.168.100.5"),
+        },
+        mac("02:00:00:00:00:01"),
+    );
+    let plan = reconcile(&mut dp, &want);
+    assert_eq!((plan.ops.len(), plan.skipped.unknown_vni), (4, 1));
+
+    let rows: BTreeSet<String> = fdb_rows(&leaf).difference(&base).cloned().collect();
+    let expect: BTreeSet<String> = [
+        "02:00:00:00:00:01 dev vxlan0 dst 10.0.0.2 flags [self,extern_learn] master - state  src_vni 100",
+        "02:00:00:00:00:01 dev vxlan0 dst 10.0.0.3 flags [self,extern_learn] master - state  src_vni 101",
+        "00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2 flags [self,extern_learn] master - state permanent src_vni 100",
+        "00:00:00:00:00:00 dev vxlan0 dst 10.0.0.3 flags [self,extern_learn] master - state permanent src_vni 101",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(rows, expect);
+
+    // Withdraw VNI 101's state; VNI 100's stays.
+    want.fdb.remove(&k(101, "02:00:00:00:00:01"));
+    want.flood.remove(&(Vni(101), ip("10.0.0.3")));
+    let plan = reconcile(&mut dp, &want);
+    assert_eq!(plan.ops.len(), 2);
+    let rows: BTreeSet<String> = fdb_rows(&leaf).difference(&base).cloned().collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.ends_with("src_vni 100")), "{rows:?}");
+
+    // A VNI added to the filter while we run: a new topology with it.
+    leaf.run("bridge vni add dev vxlan0 vni 102");
+    wait_event(
+        &mut rx,
+        "Topology with VNI 102",
+        |e| matches!(e, Event::Topology(t) if t.binding(Vni(102)).is_some()),
+    );
 }

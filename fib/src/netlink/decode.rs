@@ -204,11 +204,11 @@ pub enum FdbRow {
         key: FdbKey,
         local: LocalMac,
     },
-    /// The bridge's own row for a MAC on a VXLAN port (the twin of a remote `dst` row,
-    /// or learned from VXLAN traffic); `ext` when added with NTF_EXT_LEARNED.
+    /// The bridge's row for a MAC on a VXLAN port: the twin of a remote `dst` row, or
+    /// `learned` from VXLAN traffic (dynamic: neither extern_learn nor static).
     BridgeOnVxlan {
         key: FdbKey,
-        ext: bool,
+        learned: bool,
     },
     Ignore,
 }
@@ -224,7 +224,14 @@ pub fn fdb_row(t: &Topology, m: &NeighbourMessage) -> FdbRow {
     let state = u16::from(m.header.state);
     let ext = flags.contains(NeighbourFlags::ExtLearned);
     let ifindex = m.header.ifindex;
-    if let Some(vni) = t.vni_of_vxlan(ifindex) {
+    let src_vni = m.attributes.iter().find_map(|a| match a {
+        NeighbourAttribute::SourceVni(v) => Some(*v),
+        _ => None,
+    });
+    if t.vxlans.contains_key(&ifindex) {
+        let Some(vni) = t.vni_of_row(ifindex, src_vni) else {
+            return FdbRow::Ignore;
+        };
         return match dst(m) {
             Some(vtep) if flags.contains(NeighbourFlags::Own) => {
                 if mac.is_zero() {
@@ -245,7 +252,7 @@ pub fn fdb_row(t: &Topology, m: &NeighbourMessage) -> FdbRow {
             None if !flags.contains(NeighbourFlags::Own) && state & NUD_PERMANENT == 0 => {
                 FdbRow::BridgeOnVxlan {
                     key: FdbKey { vni, mac },
-                    ext,
+                    learned: !ext && state & NUD_NOARP == 0,
                 }
             }
             _ => FdbRow::Ignore,
@@ -314,5 +321,145 @@ pub fn neigh_row(t: &Topology, m: &NeighbourMessage) -> NeighRow {
             NeighRow::Foreign { key, mac }
         }
         _ => NeighRow::Unresolved { key },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bridge, BridgePort};
+
+    fn topo() -> Topology {
+        let mut t = Topology::default();
+        t.bridges.insert(
+            1,
+            Bridge {
+                name: "br100".into(),
+                ifindex: 1,
+                mac: None,
+                up: true,
+                addrs: vec![],
+            },
+        );
+        t.vxlans.insert(
+            2,
+            VxlanDevice {
+                name: "vxlan100".into(),
+                ifindex: 2,
+                vni: Some(Vni(100)),
+                local: None,
+                dstport: 4789,
+                learning: false,
+                external: false,
+                vnifilter: false,
+                master: Some(1),
+                up: true,
+            },
+        );
+        t.ports.insert(
+            3,
+            BridgePort {
+                name: "vh0".into(),
+                ifindex: 3,
+                master: 1,
+            },
+        );
+        t
+    }
+
+    fn fdb(
+        ifindex: u32,
+        flags: NeighbourFlags,
+        state: u16,
+        attrs: Vec<NeighbourAttribute>,
+    ) -> NeighbourMessage {
+        let mut m = NeighbourMessage::default();
+        m.header.family = AddressFamily::Bridge;
+        m.header.ifindex = ifindex;
+        m.header.flags = flags;
+        m.header.state = state.into();
+        m.attributes = attrs;
+        m
+    }
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    #[test]
+    fn classifies_bridge_rows() {
+        let t = topo();
+        let ll = || NeighbourAttribute::LinkLayerAddress(MAC.to_vec());
+        let dst = |b: &[u8]| NeighbourAttribute::Destination(NeighbourAddress::Other(b.to_vec()));
+        let key = FdbKey {
+            vni: Vni(100),
+            mac: Mac(MAC),
+        };
+        let own_ext = NeighbourFlags::Own | NeighbourFlags::ExtLearned;
+
+        let remote = fdb(2, own_ext, 0x02, vec![ll(), dst(&[10, 0, 0, 2])]);
+        assert_eq!(
+            fdb_row(&t, &remote),
+            FdbRow::Remote {
+                key,
+                dest: RemoteFdb {
+                    vtep: "10.0.0.2".parse().unwrap(),
+                    sticky: false
+                },
+                owned: true
+            }
+        );
+        let hand = fdb(
+            2,
+            NeighbourFlags::Own,
+            0x80,
+            vec![ll(), dst(&[10, 0, 0, 9])],
+        );
+        assert!(matches!(
+            fdb_row(&t, &hand),
+            FdbRow::Remote { owned: false, .. }
+        ));
+        let flood = fdb(
+            2,
+            own_ext,
+            0xc0,
+            vec![
+                NeighbourAttribute::LinkLayerAddress(vec![0; 6]),
+                dst(&[0xfd; 16]),
+            ],
+        );
+        assert!(matches!(
+            fdb_row(&t, &flood),
+            FdbRow::Flood {
+                owned: true,
+                vtep: IpAddr::V6(_),
+                ..
+            }
+        ));
+        let learned = fdb(3, NeighbourFlags::Controller, 0x02, vec![ll()]);
+        assert_eq!(
+            fdb_row(&t, &learned),
+            FdbRow::Local {
+                key,
+                local: LocalMac {
+                    port: 3,
+                    sticky: false
+                }
+            }
+        );
+        let port_addr = fdb(3, NeighbourFlags::Controller, 0x80, vec![ll()]);
+        assert_eq!(fdb_row(&t, &port_addr), FdbRow::Ignore);
+        let self_row = fdb(3, NeighbourFlags::Own, 0x02, vec![ll()]);
+        assert_eq!(fdb_row(&t, &self_row), FdbRow::Ignore);
+        // Malformed input from the kernel: unclassifiable, never a panic.
+        let bad_mac = fdb(
+            3,
+            NeighbourFlags::Controller,
+            0x02,
+            vec![NeighbourAttribute::LinkLayerAddress(vec![1, 2, 3])],
+        );
+        assert_eq!(fdb_row(&t, &bad_mac), FdbRow::Ignore);
+        let bad_dst = fdb(2, own_ext, 0x02, vec![ll(), dst(&[10, 0, 0])]);
+        assert_eq!(fdb_row(&t, &bad_dst), FdbRow::Ignore);
+        let unknown_dev = fdb(99, NeighbourFlags::Controller, 0x02, vec![ll()]);
+        assert_eq!(fdb_row(&t, &unknown_dev), FdbRow::Ignore);
     }
 }

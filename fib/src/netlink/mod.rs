@@ -1,6 +1,6 @@
 //! The Linux dataplane: rtnetlink over a batched socket ([`socket`]), requests shaped
 //! like FRR's zebra ([`encode`]), dumps and events classified by [`decode`], and a
-//! monitor thread ([`monitor`]) that turns kernel notifications into [`Event`]s.
+//! monitor thread ([`monitor`]) that turns kernel notifications into [`Event`](crate::Event)s.
 //!
 //! ```text
 //!  evpn layer ──Plan──> NetlinkDataplane::apply ──batches of ~1000 msgs──> kernel
@@ -12,6 +12,7 @@ pub mod decode;
 pub mod encode;
 pub mod monitor;
 pub mod socket;
+pub mod vnifilter;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,9 +24,10 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::dataplane::{ApplyReport, Counters, Dataplane, EventReceiver, OpError};
 use crate::error::FibError;
-use crate::model::{Snapshot, Topology};
+use crate::model::{Snapshot, Topology, VniBinding};
 use crate::reconcile::Plan;
 use decode::{FdbRow, NeighRow};
+pub use monitor::MonitorConfig;
 use socket::{Answer, RequestSocket};
 
 /// rtnetlink dataplane of one network namespace.
@@ -53,7 +55,25 @@ pub(crate) fn dump_topology(sock: &mut RequestSocket) -> Result<Topology, FibErr
             }
         },
     )?;
-    Ok(decode::topology(&links, &addrs))
+    let mut t = decode::topology(&links, &addrs);
+    if t.vxlans.values().any(|d| d.vnifilter) {
+        for (ifindex, vni) in vnifilter::dump(sock)? {
+            let external = t.vxlans.get(&ifindex).is_some_and(|d| d.external);
+            if external {
+                t.filtered.insert(
+                    vni,
+                    VniBinding {
+                        vni,
+                        vxlan: ifindex,
+                        bridge: None,
+                        vlan: None,
+                        external,
+                    },
+                );
+            }
+        }
+    }
+    Ok(t)
 }
 
 fn neigh_dump_request(family: AddressFamily) -> RouteNetlinkMessage {
@@ -87,6 +107,11 @@ impl NetlinkDataplane {
     /// The topology of the last dump (used to resolve VNIs in `apply`).
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// `subscribe` with other buffer sizes (tests provoke an overflow with tiny ones).
+    pub fn subscribe_with(&mut self, cfg: MonitorConfig) -> Result<EventReceiver, FibError> {
+        monitor::spawn(self.netns.clone(), cfg)
     }
 
     /// Re-reads links and addresses only.
@@ -226,7 +251,7 @@ impl Dataplane for NetlinkDataplane {
     }
 
     fn subscribe(&mut self) -> Result<EventReceiver, FibError> {
-        monitor::spawn(self.netns.clone())
+        monitor::spawn(self.netns.clone(), MonitorConfig::default())
     }
 
     fn counters(&self) -> Counters {

@@ -101,7 +101,7 @@ pub fn for_each_message(
 /// over without being parsed (the monitor's fast path).
 pub fn for_each_message_except(
     buf: &[u8],
-    skip: impl Fn(&[u8]) -> bool,
+    mut skip: impl FnMut(&[u8]) -> bool,
     mut f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>),
 ) -> Result<(), FibError> {
     let mut off = 0;
@@ -216,6 +216,60 @@ impl RequestSocket {
             }
             if done {
                 return Ok(());
+            }
+        }
+    }
+
+    /// A dump for a message type netlink-packet-route does not model (RTM_GETTUNNEL):
+    /// `payload` is the request body; `f` gets (nlmsg_type, body) of every answer.
+    pub fn dump_raw(
+        &mut self,
+        msg_type: u16,
+        payload: &[u8],
+        mut f: impl FnMut(u16, &[u8]),
+    ) -> Result<(), FibError> {
+        const NLMSG_ERROR: u16 = 2;
+        const NLMSG_DONE: u16 = 3;
+        let seq = self.next_seq();
+        let len = 16 + payload.len();
+        let mut buf = Vec::with_capacity(len);
+        buf.extend_from_slice(&(len as u32).to_ne_bytes());
+        buf.extend_from_slice(&msg_type.to_ne_bytes());
+        buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        buf.extend_from_slice(&seq.to_ne_bytes());
+        buf.extend_from_slice(&0u32.to_ne_bytes());
+        buf.extend_from_slice(payload);
+        self.sock.send(&buf, 0)?;
+        self.sends += 1;
+        let u32_at = |b: &[u8], at: usize| {
+            b.get(at..at + 4)
+                .and_then(|x| <[u8; 4]>::try_from(x).ok())
+                .map(u32::from_ne_bytes)
+        };
+        loop {
+            let n = self.recv()?;
+            let rx = self.rx.get(..n).unwrap_or(&[]);
+            let mut off = 0;
+            while let Some(len) = u32_at(rx, off).map(|l| l as usize) {
+                let Some(msg) = rx.get(off..off + len).filter(|_| len >= 16) else {
+                    return Err(FibError::Decode(format!("bad nlmsg_len {len}")));
+                };
+                let ty = u16::from_ne_bytes([msg[4], msg[5]]);
+                let body = msg.get(16..).unwrap_or(&[]);
+                if u32_at(msg, 8) == Some(seq) {
+                    match ty {
+                        NLMSG_DONE => return Ok(()),
+                        NLMSG_ERROR => {
+                            let code = u32_at(body, 0).map(|c| c as i32).unwrap_or(0);
+                            if code == 0 {
+                                return Ok(());
+                            }
+                            return Err(FibError::from_errno(-code));
+                        }
+                        _ => f(ty, body),
+                    }
+                }
+                off += (len + 3) & !3;
             }
         }
     }

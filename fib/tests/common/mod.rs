@@ -66,6 +66,15 @@ impl Netns {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("`{cmd}` gave no JSON ({e}): {out}"))
     }
 
+    /// Turns IPv6 off for interfaces created from now on (no DAD/RS frames, no address
+    /// events). /proc/sys/net is per namespace; no sysctl binary needed.
+    pub fn no_ipv6(&self) {
+        self.run(
+            "sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6; \
+             echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6'",
+        );
+    }
+
     /// The classic EVPN leaf layout: br100 (SVI 192.168.100.1/24) + vxlan100.
     pub fn leaf(&self) {
         self.run("ip link add name br100 type bridge");

@@ -1,0 +1,496 @@
+//! BGP capabilities (RFC 5492) carried in the OPEN's optional parameter type 2.
+//!
+//! ```text
+//! +------------------------------+
+//! | Capability Code (1 octet)    |
+//! +------------------------------+
+//! | Capability Length (1 octet)  |
+//! +------------------------------+
+//! | Capability Value (variable)  |
+//! +------------------------------+
+//! ```
+
+use bytes::{BufMut, BytesMut};
+use serde::{Deserialize, Serialize};
+
+use super::afi::{Afi, AfiSafi, Safi};
+use super::message::EncodeError;
+use super::notification::{hex_bytes, Notification, OpenSubcode};
+
+pub const CAP_MULTIPROTOCOL: u8 = 1;
+pub const CAP_ROUTE_REFRESH: u8 = 2;
+pub const CAP_EXTENDED_MESSAGE: u8 = 6;
+pub const CAP_GRACEFUL_RESTART: u8 = 64;
+pub const CAP_FOUR_OCTET_AS: u8 = 65;
+pub const CAP_ADD_PATH: u8 = 69;
+pub const CAP_ENHANCED_ROUTE_REFRESH: u8 = 70;
+pub const CAP_LONG_LIVED_GRACEFUL_RESTART: u8 = 71;
+pub const CAP_FQDN: u8 = 73;
+/// Pre-standard route refresh code that Cisco, and FRR for compatibility, still send.
+pub const CAP_ROUTE_REFRESH_CISCO: u8 = 128;
+
+/// One family of a graceful restart capability (RFC 4724 section 3).
+///
+/// ```text
+/// +--------------------------------------------------+
+/// | Address Family Identifier (16 bits)              |
+/// +--------------------------------------------------+
+/// | Subsequent Address Family Identifier (8 bits)    |
+/// +--------------------------------------------------+
+/// | Flags for Address Family (8 bits)                |
+/// +--------------------------------------------------+
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct GracefulRestartFamily {
+    pub family: AfiSafi,
+    /// Bit 0x80: forwarding state preserved.
+    pub flags: u8,
+}
+
+/// Graceful restart capability (RFC 4724 section 3, RFC 8538 N bit).
+///
+/// ```text
+/// +--------------------------------------------------+
+/// | Restart Flags (4 bits)                           |
+/// +--------------------------------------------------+
+/// | Restart Time in seconds (12 bits)                |
+/// +--------------------------------------------------+
+/// | per-family entries (4 octets each)               |
+/// +--------------------------------------------------+
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct GracefulRestart {
+    /// The four restart flag bits (0x8 = R restart state, 0x4 = N notification).
+    pub restart_flags: u8,
+    /// 12 bits.
+    pub restart_time: u16,
+    pub families: Vec<GracefulRestartFamily>,
+}
+
+/// One family of an ADD-PATH capability (RFC 7911 section 4).
+///
+/// ```text
+/// +------------------------------------------------+
+/// | Address Family Identifier (2 octets)           |
+/// +------------------------------------------------+
+/// | Subsequent Address Family Identifier (1 octet) |
+/// +------------------------------------------------+
+/// | Send/Receive (1 octet)                         |
+/// +------------------------------------------------+
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct AddPathFamily {
+    pub family: AfiSafi,
+    /// 1 = receive, 2 = send, 3 = both.
+    pub send_receive: u8,
+}
+
+/// One family of a long-lived graceful restart capability (RFC 9494 section 3).
+///
+/// ```text
+/// +--------------------------------------------------+
+/// | AFI (16 bits) | SAFI (8 bits) | Flags (8 bits)   |
+/// +--------------------------------------------------+
+/// | Long-lived Stale Time (24 bits)                  |
+/// +--------------------------------------------------+
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct LlgrFamily {
+    pub family: AfiSafi,
+    /// Bit 0x80: forwarding state preserved.
+    pub flags: u8,
+    /// 24 bits, seconds.
+    pub stale_time: u32,
+}
+
+/// A capability, typed for the ones FRR and GoBGP send, raw otherwise.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Code 1 (RFC 4760 section 8): AFI, reserved octet, SAFI.
+    Multiprotocol(AfiSafi),
+    /// Code 2 (RFC 2918).
+    RouteRefresh,
+    /// Code 6 (RFC 8654).
+    ExtendedMessage,
+    /// Code 64 (RFC 4724).
+    GracefulRestart(GracefulRestart),
+    /// Code 65 (RFC 6793): the speaker's 4-octet AS number.
+    FourOctetAs(u32),
+    /// Code 69 (RFC 7911). Decoded; evpnd does not negotiate it.
+    AddPath(Vec<AddPathFamily>),
+    /// Code 70 (RFC 7313).
+    EnhancedRouteRefresh,
+    /// Code 71 (RFC 9494).
+    LongLivedGracefulRestart(Vec<LlgrFamily>),
+    /// Code 73 (draft-walton-bgp-hostname-capability): as FRR sends it.
+    Fqdn { hostname: String, domain: String },
+    /// Code 128: the pre-standard route refresh.
+    RouteRefreshCisco,
+    /// Any other code, or an FQDN whose names are not UTF-8: kept as received.
+    Unknown {
+        code: u8,
+        #[serde(with = "hex_bytes")]
+        value: Vec<u8>,
+    },
+}
+
+/// A capability whose length does not fit its code. RFC 5492 names no subcode; like FRR we
+/// send OPEN Message Error / 0 with the capability (code, length, value) as data.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("capability {code}: length {len} is invalid")]
+pub struct CapabilityError {
+    pub code: u8,
+    pub len: usize,
+    /// The capability TLV as received (what NOTIFICATION data carries).
+    pub data: Vec<u8>,
+}
+
+impl CapabilityError {
+    pub fn notification(&self) -> Notification {
+        Notification::open(OpenSubcode::Unspecific, self.data.clone())
+    }
+}
+
+fn family(afi: [u8; 2], safi: u8) -> AfiSafi {
+    AfiSafi::new(Afi::from_u16(u16::from_be_bytes(afi)), Safi::from_u8(safi))
+}
+
+impl Capability {
+    pub fn code(&self) -> u8 {
+        match self {
+            Self::Multiprotocol(_) => CAP_MULTIPROTOCOL,
+            Self::RouteRefresh => CAP_ROUTE_REFRESH,
+            Self::ExtendedMessage => CAP_EXTENDED_MESSAGE,
+            Self::GracefulRestart(_) => CAP_GRACEFUL_RESTART,
+            Self::FourOctetAs(_) => CAP_FOUR_OCTET_AS,
+            Self::AddPath(_) => CAP_ADD_PATH,
+            Self::EnhancedRouteRefresh => CAP_ENHANCED_ROUTE_REFRESH,
+            Self::LongLivedGracefulRestart(_) => CAP_LONG_LIVED_GRACEFUL_RESTART,
+            Self::Fqdn { .. } => CAP_FQDN,
+            Self::RouteRefreshCisco => CAP_ROUTE_REFRESH_CISCO,
+            Self::Unknown { code, .. } => *code,
+        }
+    }
+
+    /// Decodes one capability value. `tlv` is the whole capability (for error data).
+    pub fn decode_value(code: u8, v: &[u8], tlv: &[u8]) -> Result<Self, CapabilityError> {
+        let bad = || CapabilityError {
+            code,
+            len: v.len(),
+            data: tlv.to_vec(),
+        };
+        let cap = match code {
+            CAP_MULTIPROTOCOL => match v {
+                [a0, a1, _reserved, safi] => Self::Multiprotocol(family([*a0, *a1], *safi)),
+                _ => return Err(bad()),
+            },
+            CAP_ROUTE_REFRESH
+            | CAP_EXTENDED_MESSAGE
+            | CAP_ENHANCED_ROUTE_REFRESH
+            | CAP_ROUTE_REFRESH_CISCO => {
+                if !v.is_empty() {
+                    return Err(bad());
+                }
+                match code {
+                    CAP_ROUTE_REFRESH => Self::RouteRefresh,
+                    CAP_EXTENDED_MESSAGE => Self::ExtendedMessage,
+                    CAP_ENHANCED_ROUTE_REFRESH => Self::EnhancedRouteRefresh,
+                    _ => Self::RouteRefreshCisco,
+                }
+            }
+            CAP_FOUR_OCTET_AS => match v {
+                [a, b, c, d] => Self::FourOctetAs(u32::from_be_bytes([*a, *b, *c, *d])),
+                _ => return Err(bad()),
+            },
+            CAP_GRACEFUL_RESTART => {
+                let ([h0, h1], rest) = v
+                    .split_first_chunk::<2>()
+                    .map(|(h, r)| (*h, r))
+                    .ok_or_else(bad)?;
+                if !rest.len().is_multiple_of(4) {
+                    return Err(bad());
+                }
+                Self::GracefulRestart(GracefulRestart {
+                    restart_flags: h0 >> 4,
+                    restart_time: u16::from_be_bytes([h0 & 0x0f, h1]),
+                    families: rest
+                        .chunks_exact(4)
+                        .map(|c| GracefulRestartFamily {
+                            family: family([c[0], c[1]], c[2]),
+                            flags: c[3],
+                        })
+                        .collect(),
+                })
+            }
+            CAP_ADD_PATH => {
+                if v.is_empty() || !v.len().is_multiple_of(4) {
+                    return Err(bad());
+                }
+                Self::AddPath(
+                    v.chunks_exact(4)
+                        .map(|c| AddPathFamily {
+                            family: family([c[0], c[1]], c[2]),
+                            send_receive: c[3],
+                        })
+                        .collect(),
+                )
+            }
+            CAP_LONG_LIVED_GRACEFUL_RESTART => {
+                if !v.len().is_multiple_of(7) {
+                    return Err(bad());
+                }
+                Self::LongLivedGracefulRestart(
+                    v.chunks_exact(7)
+                        .map(|c| LlgrFamily {
+                            family: family([c[0], c[1]], c[2]),
+                            flags: c[3],
+                            stale_time: u32::from_be_bytes([0, c[4], c[5], c[6]]),
+                        })
+                        .collect(),
+                )
+            }
+            CAP_FQDN => {
+                let (&hl, rest) = v.split_first().ok_or_else(bad)?;
+                let host = rest.get(..usize::from(hl)).ok_or_else(bad)?;
+                let rest = &rest[host.len()..];
+                let (&dl, rest) = rest.split_first().ok_or_else(bad)?;
+                if rest.len() != usize::from(dl) {
+                    return Err(bad());
+                }
+                match (std::str::from_utf8(host), std::str::from_utf8(rest)) {
+                    (Ok(h), Ok(d)) => Self::Fqdn {
+                        hostname: h.to_string(),
+                        domain: d.to_string(),
+                    },
+                    _ => Self::Unknown {
+                        code,
+                        value: v.to_vec(),
+                    },
+                }
+            }
+            _ => Self::Unknown {
+                code,
+                value: v.to_vec(),
+            },
+        };
+        Ok(cap)
+    }
+
+    /// Decodes the value of an optional parameter of type 2: a sequence of capabilities.
+    pub fn decode_list(mut data: &[u8]) -> Result<Vec<Self>, CapabilityError> {
+        let mut caps = Vec::with_capacity(data.len() / 4);
+        while !data.is_empty() {
+            let (code, len) = match data {
+                [c, l, ..] => (*c, usize::from(*l)),
+                [c] => {
+                    return Err(CapabilityError {
+                        code: *c,
+                        len: 0,
+                        data: data.to_vec(),
+                    })
+                }
+                [] => break,
+            };
+            let Some(tlv) = data.get(..2 + len) else {
+                return Err(CapabilityError {
+                    code,
+                    len,
+                    data: data.to_vec(),
+                });
+            };
+            caps.push(Self::decode_value(code, &tlv[2..], tlv)?);
+            data = &data[tlv.len()..];
+        }
+        Ok(caps)
+    }
+
+    fn encode_value(&self, out: &mut BytesMut) {
+        match self {
+            Self::Multiprotocol(f) => {
+                out.put_u16(f.afi.to_u16());
+                out.put_u8(0);
+                out.put_u8(f.safi.to_u8());
+            }
+            Self::RouteRefresh
+            | Self::ExtendedMessage
+            | Self::EnhancedRouteRefresh
+            | Self::RouteRefreshCisco => {}
+            Self::GracefulRestart(gr) => {
+                out.put_u16(u16::from(gr.restart_flags & 0x0f) << 12 | (gr.restart_time & 0x0fff));
+                for f in &gr.families {
+                    out.put_u16(f.family.afi.to_u16());
+                    out.put_u8(f.family.safi.to_u8());
+                    out.put_u8(f.flags);
+                }
+            }
+            Self::FourOctetAs(asn) => out.put_u32(*asn),
+            Self::AddPath(list) => {
+                for f in list {
+                    out.put_u16(f.family.afi.to_u16());
+                    out.put_u8(f.family.safi.to_u8());
+                    out.put_u8(f.send_receive);
+                }
+            }
+            Self::LongLivedGracefulRestart(list) => {
+                for f in list {
+                    out.put_u16(f.family.afi.to_u16());
+                    out.put_u8(f.family.safi.to_u8());
+                    out.put_u8(f.flags);
+                    out.put_slice(&f.stale_time.to_be_bytes()[1..]);
+                }
+            }
+            Self::Fqdn { hostname, domain } => {
+                out.put_u8(hostname.len() as u8);
+                out.put_slice(hostname.as_bytes());
+                out.put_u8(domain.len() as u8);
+                out.put_slice(domain.as_bytes());
+            }
+            Self::Unknown { value, .. } => out.put_slice(value),
+        }
+    }
+
+    /// Appends code, length, value. Fails when the value exceeds 255 octets (or an FQDN name
+    /// exceeds 255).
+    pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
+        if let Self::Fqdn { hostname, domain } = self {
+            if hostname.len() > 255 || domain.len() > 255 {
+                return Err(EncodeError::FieldTooLong { what: "FQDN name" });
+            }
+        }
+        let start = out.len();
+        out.put_u8(self.code());
+        out.put_u8(0);
+        self.encode_value(out);
+        let len = out.len() - start - 2;
+        let Ok(len) = u8::try_from(len) else {
+            out.truncate(start);
+            return Err(EncodeError::FieldTooLong { what: "capability" });
+        };
+        out[start + 1] = len;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(wire: &[u8], expect: Capability) {
+        let caps = Capability::decode_list(wire).unwrap();
+        assert_eq!(caps, vec![expect.clone()], "{wire:02x?}");
+        let mut out = BytesMut::new();
+        expect.encode(&mut out).unwrap();
+        assert_eq!(&out[..], wire);
+    }
+
+    #[test]
+    fn each_capability_both_ways() {
+        round_trip(
+            &[1, 4, 0, 25, 0, 70],
+            Capability::Multiprotocol(AfiSafi::L2VPN_EVPN),
+        );
+        round_trip(
+            &[1, 4, 0, 1, 0, 1],
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+        );
+        round_trip(
+            &[1, 4, 0, 2, 0, 1],
+            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
+        );
+        round_trip(&[2, 0], Capability::RouteRefresh);
+        round_trip(&[128, 0], Capability::RouteRefreshCisco);
+        round_trip(&[70, 0], Capability::EnhancedRouteRefresh);
+        round_trip(&[6, 0], Capability::ExtendedMessage);
+        round_trip(
+            &[65, 4, 0xfa, 0x56, 0xea, 0],
+            Capability::FourOctetAs(4_200_000_000),
+        );
+        round_trip(
+            &[64, 6, 0x80, 0x78, 0, 25, 70, 0x80],
+            Capability::GracefulRestart(GracefulRestart {
+                restart_flags: 8,
+                restart_time: 120,
+                families: vec![GracefulRestartFamily {
+                    family: AfiSafi::L2VPN_EVPN,
+                    flags: 0x80,
+                }],
+            }),
+        );
+        round_trip(
+            &[69, 4, 0, 25, 70, 3],
+            Capability::AddPath(vec![AddPathFamily {
+                family: AfiSafi::L2VPN_EVPN,
+                send_receive: 3,
+            }]),
+        );
+        round_trip(
+            &[71, 7, 0, 25, 70, 0x80, 0, 0x0e, 0x10],
+            Capability::LongLivedGracefulRestart(vec![LlgrFamily {
+                family: AfiSafi::L2VPN_EVPN,
+                flags: 0x80,
+                stale_time: 3600,
+            }]),
+        );
+        round_trip(&[71, 0], Capability::LongLivedGracefulRestart(vec![]));
+        round_trip(
+            &[73, 9, 5, b'l', b'e', b'a', b'f', b'1', 2, b'l', b'b'],
+            Capability::Fqdn {
+                hostname: "leaf1".into(),
+                domain: "lb".into(),
+            },
+        );
+        round_trip(
+            &[200, 2, 0xde, 0xad],
+            Capability::Unknown {
+                code: 200,
+                value: vec![0xde, 0xad],
+            },
+        );
+        // FQDN with non-UTF-8 name: kept raw, still lossless.
+        round_trip(
+            &[73, 3, 1, 0xff, 0],
+            Capability::Unknown {
+                code: 73,
+                value: vec![1, 0xff, 0],
+            },
+        );
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors_with_the_tlv_as_data() {
+        for wire in [
+            &[1u8, 3, 0, 25, 0][..],
+            &[2, 1, 0],
+            &[65, 2, 0, 1],
+            &[64, 1, 0],
+            &[64, 4, 0, 0, 0, 1],
+            &[69, 3, 0, 25, 70],
+            &[69, 0],
+            &[71, 3, 0, 0, 0],
+            &[73, 2, 5, b'a'],
+            &[73, 3, 0, 5, b'a'],
+            &[6, 1, 0],
+        ] {
+            let err = Capability::decode_list(wire).unwrap_err();
+            assert_eq!(err.data, wire, "{wire:02x?}");
+            let n = err.notification();
+            assert_eq!((n.code, n.subcode, n.data.as_slice()), (2, 0, wire));
+        }
+        // Length running past the parameter.
+        let err = Capability::decode_list(&[65, 4, 0, 0]).unwrap_err();
+        assert_eq!(err.data, [65, 4, 0, 0]);
+        assert!(Capability::decode_list(&[65]).is_err());
+    }
+
+    #[test]
+    fn too_long_value_is_an_encode_error() {
+        let c = Capability::Unknown {
+            code: 9,
+            value: vec![0; 256],
+        };
+        let mut out = BytesMut::new();
+        assert!(c.encode(&mut out).is_err());
+        assert!(out.is_empty());
+    }
+}

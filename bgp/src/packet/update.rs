@@ -1,0 +1,560 @@
+//! UPDATE message (RFC 4271 section 4.3), decoded losslessly: attributes keep their received
+//! flags and order, so a received UPDATE re-encodes to the same octets. Malformations are
+//! recorded as RFC 7606 says (see `error.rs`); `Update::verdict()` says what to do.
+//!
+//! ```text
+//! +-----------------------------------------------------+
+//! |   Withdrawn Routes Length (2 octets)                |
+//! +-----------------------------------------------------+
+//! |   Withdrawn Routes (variable)                       |
+//! +-----------------------------------------------------+
+//! |   Total Path Attribute Length (2 octets)            |
+//! +-----------------------------------------------------+
+//! |   Path Attributes (variable)                        |
+//! +-----------------------------------------------------+
+//! |   Network Layer Reachability Information (variable) |
+//! +-----------------------------------------------------+
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use bytes::{BufMut, BytesMut};
+use serde::{Deserialize, Serialize};
+
+use super::afi::AfiSafi;
+use super::aspath::AsPath;
+use super::attribute::{
+    code, expected_flags, flags, Attribute, Community, LargeCommunity, Origin, PathAttribute,
+};
+use super::error::{verdict, Fault, Malformation, Verdict};
+use super::evpn::EvpnNlri;
+use super::extcomm::ExtendedCommunity;
+use super::message::{msg_type, DecodeOptions, EncodeError, HEADER_LEN, MARKER};
+use super::mp::{MpNextHop, MpNlri, MpReach, MpUnreach};
+use super::pmsi::PmsiTunnel;
+use super::prefix::Ipv4Prefix;
+
+/// An UPDATE. `malformations` is empty for a well-formed one.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Update {
+    pub withdrawn: Vec<Ipv4Prefix>,
+    /// Received order. Malformed and duplicate attributes are not here (see
+    /// `malformations`).
+    pub attributes: Vec<PathAttribute>,
+    pub nlri: Vec<Ipv4Prefix>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub malformations: Vec<Malformation>,
+}
+
+/// A set of seen attribute type codes.
+struct Seen([u64; 4]);
+
+impl Seen {
+    /// Marks `t`; true if it was already there.
+    fn insert(&mut self, t: u8) -> bool {
+        let (w, b) = (usize::from(t / 64), 1u64 << (t % 64));
+        let was = self.0[w] & b != 0;
+        self.0[w] |= b;
+        was
+    }
+
+    fn contains(&self, t: u8) -> bool {
+        self.0[usize::from(t / 64)] & (1u64 << (t % 64)) != 0
+    }
+}
+
+impl Update {
+    /// Decodes an UPDATE body (after the header). Never fails: what is malformed is in
+    /// `malformations`, and `verdict()` turns it into the action to take.
+    pub fn decode(body: &[u8], opts: &DecodeOptions) -> Update {
+        let mut u = Update::default();
+        let mal = &mut u.malformations;
+        let Some((wl, rest)) = body.split_first_chunk::<2>() else {
+            mal.push(Malformation::new(
+                None,
+                Fault::WithdrawnLengthOverrun,
+                "no length",
+                vec![],
+            ));
+            return u;
+        };
+        let wl = usize::from(u16::from_be_bytes(*wl));
+        let (Some(withdrawn), Some(rest)) = (rest.get(..wl), rest.get(wl..)) else {
+            mal.push(Malformation::new(
+                None,
+                Fault::WithdrawnLengthOverrun,
+                format!("length {wl}"),
+                vec![],
+            ));
+            return u;
+        };
+        let Some((al, rest)) = rest.split_first_chunk::<2>() else {
+            mal.push(Malformation::new(
+                None,
+                Fault::WithdrawnLengthOverrun,
+                format!("length {wl}"),
+                vec![],
+            ));
+            return u;
+        };
+        let al = usize::from(u16::from_be_bytes(*al));
+        let (Some(area), Some(nlri)) = (rest.get(..al), rest.get(al..)) else {
+            mal.push(Malformation::new(
+                None,
+                Fault::AttributeLengthOverrun,
+                format!("length {al}"),
+                vec![],
+            ));
+            return u;
+        };
+        match Ipv4Prefix::decode_list(withdrawn) {
+            Ok(w) => u.withdrawn = w,
+            Err(e) => u.malformations.push(Malformation::new(
+                None,
+                Fault::InvalidWithdrawnRoutes,
+                e.to_string(),
+                vec![],
+            )),
+        }
+        let seen = u.decode_attributes(area, opts);
+        match Ipv4Prefix::decode_list(nlri) {
+            Ok(n) => u.nlri = n,
+            Err(e) => u.malformations.push(Malformation::new(
+                None,
+                Fault::InvalidNlri,
+                e.to_string(),
+                vec![],
+            )),
+        }
+        // RFC 7606 3 (d), RFC 4760 section 3: ORIGIN and AS_PATH with any NLRI, NEXT_HOP
+        // only with NLRI in the NLRI field.
+        if !u.nlri.is_empty() || seen.contains(code::MP_REACH_NLRI) {
+            let mut required = vec![code::ORIGIN, code::AS_PATH];
+            if !u.nlri.is_empty() {
+                required.push(code::NEXT_HOP);
+            }
+            for t in required {
+                if !seen.contains(t) {
+                    u.malformations.push(Malformation::new(
+                        Some(t),
+                        Fault::MissingWellKnown,
+                        "",
+                        vec![t],
+                    ));
+                }
+            }
+        }
+        u
+    }
+
+    /// Walks the path attribute area; returns the type codes that were present.
+    fn decode_attributes(&mut self, mut area: &[u8], opts: &DecodeOptions) -> Seen {
+        let mut seen = Seen([0; 4]);
+        self.attributes.reserve(8);
+        while !area.is_empty() {
+            // RFC 7606 section 4: a header that does not fit, or a length that overruns the
+            // area, ends the walk; the Total Path Attribute Length still locates the NLRI.
+            let (fl, t) = match area {
+                [fl, t, ..] => (*fl, *t),
+                _ => {
+                    self.malformations.push(Malformation::new(
+                        None,
+                        Fault::AttributeHeaderTruncated,
+                        format!("{} octets left", area.len()),
+                        area.to_vec(),
+                    ));
+                    break;
+                }
+            };
+            let hdr = if fl & flags::EXTENDED_LENGTH != 0 {
+                4
+            } else {
+                3
+            };
+            let len = match area.get(2..hdr) {
+                Some([l]) => usize::from(*l),
+                Some([l0, l1]) => usize::from(u16::from_be_bytes([*l0, *l1])),
+                _ => {
+                    self.malformations.push(Malformation::new(
+                        Some(t),
+                        Fault::AttributeHeaderTruncated,
+                        format!("{} octets left", area.len()),
+                        area.to_vec(),
+                    ));
+                    break;
+                }
+            };
+            let Some(raw) = area.get(..hdr + len) else {
+                self.malformations.push(Malformation::new(
+                    Some(t),
+                    Fault::AttributeOverrun,
+                    format!("length {len}, {} octets left", area.len() - hdr),
+                    area.to_vec(),
+                ));
+                break;
+            };
+            area = &area[raw.len()..];
+            let value = &raw[hdr..];
+
+            // RFC 7606 3 (g): MP attributes twice is a reset; anything else keeps the first.
+            if seen.insert(t) {
+                let fault = if matches!(t, code::MP_REACH_NLRI | code::MP_UNREACH_NLRI) {
+                    Fault::DuplicateMp
+                } else {
+                    Fault::Duplicate
+                };
+                self.malformations
+                    .push(Malformation::new(Some(t), fault, "", vec![]));
+                continue;
+            }
+            match expected_flags(t) {
+                Some(want) if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want => {
+                    self.malformations.push(Malformation::new(
+                        Some(t),
+                        Fault::FlagsConflict,
+                        format!("flags {fl:#04x}"),
+                        raw.to_vec(),
+                    ));
+                    continue;
+                }
+                None if fl & flags::OPTIONAL == 0 => {
+                    self.malformations.push(Malformation::new(
+                        Some(t),
+                        Fault::UnrecognizedWellKnown,
+                        "",
+                        raw.to_vec(),
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
+            if opts.four_octet_as && matches!(t, code::AS4_PATH | code::AS4_AGGREGATOR) {
+                // RFC 6793 section 6: a NEW speaker discards these from a NEW speaker.
+                self.malformations.push(Malformation::new(
+                    Some(t),
+                    Fault::UnexpectedAs4Attribute,
+                    "",
+                    vec![],
+                ));
+                continue;
+            }
+            match Attribute::decode(t, value, opts) {
+                Ok(value) => self.attributes.push(PathAttribute { flags: fl, value }),
+                Err((fault, detail)) => {
+                    self.malformations
+                        .push(Malformation::new(Some(t), fault, detail, raw.to_vec()))
+                }
+            }
+        }
+        seen
+    }
+
+    /// Appends the body (no header).
+    pub fn encode(&self, out: &mut BytesMut, opts: &DecodeOptions) -> Result<(), EncodeError> {
+        let wl_pos = out.len();
+        out.put_u16(0);
+        self.withdrawn.iter().for_each(|p| p.encode(out));
+        let wl = out.len() - wl_pos - 2;
+        let al_pos = out.len();
+        out.put_u16(0);
+        for a in &self.attributes {
+            a.encode(out, opts)?;
+        }
+        let al = out.len() - al_pos - 2;
+        let (Ok(wl), Ok(al)) = (u16::try_from(wl), u16::try_from(al)) else {
+            return Err(EncodeError::FieldTooLong {
+                what: "UPDATE field",
+            });
+        };
+        out[wl_pos..wl_pos + 2].copy_from_slice(&wl.to_be_bytes());
+        out[al_pos..al_pos + 2].copy_from_slice(&al.to_be_bytes());
+        self.nlri.iter().for_each(|p| p.encode(out));
+        Ok(())
+    }
+
+    /// The RFC 7606 verdict for this UPDATE.
+    pub fn verdict(&self) -> Verdict {
+        verdict(&self.malformations, self.has_reachable_nlri())
+    }
+
+    /// NLRI in the NLRI field or in MP_REACH_NLRI.
+    pub fn has_reachable_nlri(&self) -> bool {
+        !self.nlri.is_empty() || self.mp_reach().is_some_and(|m| !m.nlri.is_empty())
+    }
+
+    pub fn attribute(&self, type_code: u8) -> Option<&Attribute> {
+        self.attributes
+            .iter()
+            .map(|a| &a.value)
+            .find(|a| a.type_code() == type_code)
+    }
+
+    pub fn mp_reach(&self) -> Option<&MpReach> {
+        self.attributes.iter().find_map(|a| match &a.value {
+            Attribute::MpReachNlri(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    pub fn mp_unreach(&self) -> Option<&MpUnreach> {
+        self.attributes.iter().find_map(|a| match &a.value {
+            Attribute::MpUnreachNlri(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    pub fn origin(&self) -> Option<Origin> {
+        match self.attribute(code::ORIGIN)? {
+            Attribute::Origin(o) => Some(*o),
+            _ => None,
+        }
+    }
+
+    pub fn as_path(&self) -> Option<&AsPath> {
+        match self.attribute(code::AS_PATH)? {
+            Attribute::AsPath(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn next_hop(&self) -> Option<Ipv4Addr> {
+        match self.attribute(code::NEXT_HOP)? {
+            Attribute::NextHop(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    pub fn med(&self) -> Option<u32> {
+        match self.attribute(code::MULTI_EXIT_DISC)? {
+            Attribute::MultiExitDisc(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn local_pref(&self) -> Option<u32> {
+        match self.attribute(code::LOCAL_PREF)? {
+            Attribute::LocalPref(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn communities(&self) -> &[Community] {
+        match self.attribute(code::COMMUNITIES) {
+            Some(Attribute::Communities(c)) => c,
+            _ => &[],
+        }
+    }
+
+    pub fn extended_communities(&self) -> &[ExtendedCommunity] {
+        match self.attribute(code::EXTENDED_COMMUNITIES) {
+            Some(Attribute::ExtendedCommunities(c)) => c,
+            _ => &[],
+        }
+    }
+
+    pub fn large_communities(&self) -> &[LargeCommunity] {
+        match self.attribute(code::LARGE_COMMUNITIES) {
+            Some(Attribute::LargeCommunities(c)) => c,
+            _ => &[],
+        }
+    }
+
+    pub fn originator_id(&self) -> Option<Ipv4Addr> {
+        match self.attribute(code::ORIGINATOR_ID)? {
+            Attribute::OriginatorId(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    pub fn cluster_list(&self) -> &[Ipv4Addr] {
+        match self.attribute(code::CLUSTER_LIST) {
+            Some(Attribute::ClusterList(c)) => c,
+            _ => &[],
+        }
+    }
+
+    pub fn pmsi_tunnel(&self) -> Option<&PmsiTunnel> {
+        match self.attribute(code::PMSI_TUNNEL)? {
+            Attribute::PmsiTunnel(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// End-of-RIB marker (RFC 4724 section 2): for IPv4 unicast an empty UPDATE, for other
+    /// families an UPDATE holding only an empty MP_UNREACH_NLRI.
+    pub fn is_end_of_rib(&self) -> Option<AfiSafi> {
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() || !self.malformations.is_empty() {
+            return None;
+        }
+        match self.attributes.as_slice() {
+            [] => Some(AfiSafi::IPV4_UNICAST),
+            [PathAttribute {
+                value: Attribute::MpUnreachNlri(m),
+                ..
+            }] if m.nlri.is_empty() => Some(m.family),
+            _ => None,
+        }
+    }
+
+    /// An EVPN advertisement: MP_REACH_NLRI first (FRR's order, flags 0x90), then `attrs`.
+    pub fn evpn_reach(attrs: Vec<PathAttribute>, next_hop: IpAddr, nlri: Vec<EvpnNlri>) -> Update {
+        let mut attributes = Vec::with_capacity(attrs.len() + 1);
+        attributes.push(PathAttribute {
+            flags: flags::OPTIONAL | flags::EXTENDED_LENGTH,
+            value: Attribute::MpReachNlri(MpReach {
+                family: AfiSafi::L2VPN_EVPN,
+                next_hop: MpNextHop::from_ip(next_hop),
+                nlri: MpNlri::Evpn(nlri),
+            }),
+        });
+        attributes.extend(attrs);
+        Update {
+            attributes,
+            ..Default::default()
+        }
+    }
+
+    /// An EVPN withdrawal: only MP_UNREACH_NLRI (flags 0x90).
+    pub fn evpn_unreach(nlri: Vec<EvpnNlri>) -> Update {
+        Update {
+            attributes: vec![PathAttribute {
+                flags: flags::OPTIONAL | flags::EXTENDED_LENGTH,
+                value: Attribute::MpUnreachNlri(MpUnreach {
+                    family: AfiSafi::L2VPN_EVPN,
+                    nlri: MpNlri::Evpn(nlri),
+                }),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The End-of-RIB marker for `family`.
+    pub fn end_of_rib(family: AfiSafi) -> Update {
+        if family == AfiSafi::IPV4_UNICAST {
+            return Update::default();
+        }
+        Update {
+            attributes: vec![PathAttribute::new(Attribute::MpUnreachNlri(MpUnreach {
+                family,
+                nlri: MpNlri::empty(family),
+            }))],
+            ..Default::default()
+        }
+    }
+}
+
+/// Builds whole UPDATE messages (header included) carrying `routes` in MP_REACH_NLRI with
+/// `attrs` and `next_hop`, each filled with as many NLRI as fit in the session maximum.
+/// MP_REACH_NLRI goes last (GoBGP's order) so the NLRI can be appended in place: every NLRI
+/// is encoded once, straight into its message (the one that does not fit is encoded again
+/// into the next message).
+pub fn pack_evpn_updates(
+    attrs: &[PathAttribute],
+    next_hop: IpAddr,
+    routes: &[EvpnNlri],
+    opts: &DecodeOptions,
+) -> Result<Vec<BytesMut>, EncodeError> {
+    let mut template = BytesMut::with_capacity(128);
+    start_update(&mut template);
+    for a in attrs {
+        a.encode(&mut template, opts)?;
+    }
+    let mp_hdr = template.len();
+    template.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+    template.put_u8(code::MP_REACH_NLRI);
+    template.put_u16(0);
+    let nh = MpNextHop::from_ip(next_hop);
+    MpReach {
+        family: AfiSafi::L2VPN_EVPN,
+        next_hop: nh,
+        nlri: MpNlri::Evpn(Vec::new()),
+    }
+    .encode(&mut template);
+    pack(template, mp_hdr, routes, opts.max_len())
+}
+
+/// Like `pack_evpn_updates` for withdrawals: UPDATEs holding only MP_UNREACH_NLRI.
+pub fn pack_evpn_withdrawals(
+    routes: &[EvpnNlri],
+    opts: &DecodeOptions,
+) -> Result<Vec<BytesMut>, EncodeError> {
+    let mut template = BytesMut::with_capacity(32);
+    start_update(&mut template);
+    let mp_hdr = template.len();
+    template.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+    template.put_u8(code::MP_UNREACH_NLRI);
+    template.put_u16(0);
+    MpUnreach {
+        family: AfiSafi::L2VPN_EVPN,
+        nlri: MpNlri::Evpn(Vec::new()),
+    }
+    .encode(&mut template);
+    pack(template, mp_hdr, routes, opts.max_len())
+}
+
+/// Header (length patched later), empty Withdrawn Routes, Total Path Attribute Length 0.
+fn start_update(out: &mut BytesMut) {
+    out.put_slice(&MARKER);
+    out.put_u16(0);
+    out.put_u8(msg_type::UPDATE);
+    out.put_u16(0);
+    out.put_u16(0);
+}
+
+/// Offset of the Total Path Attribute Length in a message built by `start_update`.
+const ATTR_LEN_POS: usize = HEADER_LEN + 2;
+
+fn pack(
+    template: BytesMut,
+    mp_hdr: usize,
+    routes: &[EvpnNlri],
+    max: usize,
+) -> Result<Vec<BytesMut>, EncodeError> {
+    if template.len() > max {
+        return Err(EncodeError::TooLong {
+            len: template.len(),
+            max,
+        });
+    }
+    let finish = |mut m: BytesMut| -> BytesMut {
+        let len = m.len();
+        m[16..18].copy_from_slice(&(len as u16).to_be_bytes());
+        let al = len - ATTR_LEN_POS - 2;
+        m[ATTR_LEN_POS..ATTR_LEN_POS + 2].copy_from_slice(&(al as u16).to_be_bytes());
+        let mp_len = len - mp_hdr - 4;
+        m[mp_hdr + 2..mp_hdr + 4].copy_from_slice(&(mp_len as u16).to_be_bytes());
+        m
+    };
+    let mut out = Vec::new();
+    let mut msg = BytesMut::with_capacity(max);
+    msg.extend_from_slice(&template);
+    for r in routes {
+        let before = msg.len();
+        r.encode(&mut msg);
+        if msg.len() > max {
+            let len = msg.len();
+            msg.truncate(before);
+            if before == template.len() {
+                // Not even one route fits beside the attributes.
+                return Err(EncodeError::TooLong { len, max });
+            }
+            out.push(finish(msg));
+            msg = BytesMut::with_capacity(max);
+            msg.extend_from_slice(&template);
+            r.encode(&mut msg);
+            if msg.len() > max {
+                return Err(EncodeError::TooLong {
+                    len: msg.len(),
+                    max,
+                });
+            }
+        }
+    }
+    if msg.len() > template.len() {
+        out.push(finish(msg));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
