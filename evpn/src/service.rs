@@ -135,17 +135,22 @@ impl EvpnService {
         self.attrs.clear();
         self.import.rebuild(&self.instances, &mut out.fib);
         self.import.take_changed_macs();
-        // Mobility for local MACs whose VNI appeared or went away (or whose VTEP changed).
+        // Mobility for local MACs whose VNI appeared or went away (or whose VTEP changed),
+        // and against the remote routes the new instances import.
         let keys: Vec<FdbKey> = self.local.macs.keys().copied().collect();
         for key in keys {
             let before = old.get(key.vni).map(|i| i.vtep);
             let after = self.instances.get(key.vni).map(|i| i.vtep);
-            if before == after {
-                continue;
-            }
-            self.mobility.local_removed(key, now);
-            if after.is_some() {
-                self.learn(key, now, &mut out.events);
+            if before != after {
+                self.mobility.local_removed(key, now);
+                if after.is_some() {
+                    self.learn(key, now, &mut out.events);
+                }
+            } else if let Some(vtep) = after {
+                // Same instance, but other remote routes may be imported now (RT change).
+                let remote = self.import.remote_best(&key);
+                self.mobility
+                    .remote_changed(key, remote, vtep, now, &mut out.events);
             }
             self.sync_local(key, &mut out.fib);
         }

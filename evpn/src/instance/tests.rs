@@ -263,3 +263,31 @@ fn build_from_topology_and_vni_selection() {
     let vnis: Vec<u32> = only.iter().map(|i| i.vni.0).collect();
     assert_eq!(vnis, vec![500]);
 }
+
+#[test]
+fn config_from_json() {
+    // The shape an operator writes (the daemon reads it through the `config` crate).
+    let c: EvpnConfig = serde_json::from_str(
+        r#"{
+            "asn": 65001,
+            "router_id": "10.0.0.1",
+            "advertise": {"only": [100, 200]},
+            "vni": {"100": {"rd": "65001:100", "import_rt": ["65000:100"]}},
+            "dad": {"max_moves": 3}
+        }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.advertise,
+        AdvertiseVnis::Only([Vni(100), Vni(200)].into())
+    );
+    assert_eq!(c.dad.max_moves, 3);
+    assert_eq!(c.dad.window_secs, 180);
+    assert!(c.dad.enabled);
+    let v = &c.vni[&Vni(100)];
+    assert_eq!(v.rd, Some("65001:100".parse().unwrap()));
+    assert_eq!(v.import_rt, vec![rt("65000:100")]);
+    assert!(v.export_rt.is_empty());
+    let d: EvpnConfig = serde_json::from_str(r#"{"asn": 65000, "router_id": "10.0.0.2"}"#).unwrap();
+    assert_eq!(d, cfg(65000, "10.0.0.2"));
+}

@@ -178,6 +178,19 @@ fn scenarios() {
             vec![moved("10.0.0.2", 1, false)],
         ),
         (
+            "superseded, then a weaker remote: the host stays over there",
+            vec![
+                Learn {
+                    sticky: false,
+                    remote: None,
+                },
+                Remote(remote("10.0.0.2", 3, false)),
+                Remote(remote("10.0.0.9", 3, false)),
+            ],
+            None,
+            vec![moved("10.0.0.2", 3, false)],
+        ),
+        (
             "remote withdrawn while superseded: ours again",
             vec![
                 Learn {

@@ -337,3 +337,45 @@ fn auto_rt_of_other_as_imports_in_service() {
         .count();
     assert_eq!(t2s, 1);
 }
+
+#[test]
+fn config_change_of_import_rt_reimports_and_redecides_mobility() {
+    let (mut sv, _) = svc(&[100]);
+    let h = fk(100, "02:00:00:00:00:01");
+    sv.local_mac_added(h, lm(false), s(0));
+    // Leaf 2 tags its routes 65000:555: not imported with the auto RT.
+    let mut r = t2("10.0.0.2", 100, "02:00:00:00:00:01", None, 5, false);
+    let mut a = (*r.route.attrs).clone();
+    a.ext_communities[0] = ExtendedCommunity::route_target("65000:555".parse().unwrap());
+    r.route.attrs = Arc::new(a);
+    let mut other = r.clone();
+    if let EvpnNlri::MacIp(m) = &mut other.route.nlri {
+        m.mac = bgp::packet::types::MacAddress(mac("02:00:00:00:00:02").0);
+    }
+    assert_eq!(sv.route_received(&r, s(1)).0, Verdict::NotImported);
+    assert_eq!(sv.route_received(&other, s(1)).0, Verdict::NotImported);
+    // Now VNI 100 imports 65000:555: the other MAC is programmed, ours moved away.
+    let mut c = sv.config().clone();
+    c.vni.insert(
+        Vni(100),
+        crate::config::VniConfig {
+            import_rt: vec!["65000:555".parse().unwrap()],
+            ..Default::default()
+        },
+    );
+    let out = sv.set_config(c, &topology(&[100]), s(2));
+    assert!(out.advertise.is_empty(), "RD and export RT unchanged");
+    assert_eq!(
+        keys(&out.withdraw),
+        vec!["10.0.0.1:2 [2]:[0]:[48]:[02:00:00:00:00:01]"]
+    );
+    assert!(matches!(
+        out.events.as_slice(),
+        [Event::MacMovedAway { sequence: 5, .. }]
+    ));
+    let mut fib = FibState::default();
+    out.fib.apply(&mut fib);
+    assert_eq!(fib.fdb.len(), 2);
+    assert_eq!(&fib, sv.fib());
+    check(&sv);
+}

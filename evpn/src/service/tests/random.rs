@@ -51,6 +51,8 @@ enum Op {
         vni: usize,
         mac: u8,
     },
+    /// VNI 200 imports only an RT nobody sends (true) or its auto RT (false).
+    ExplicitRt(bool),
     Wait {
         secs: u64,
     },
@@ -73,6 +75,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         3 => any::<usize>().prop_map(|pick| Op::Withdraw { pick }),
         1 => any::<bool>().prop_map(|with_300| Op::Topology { with_300 }),
         1 => (vni, mac).prop_map(|(vni, mac)| Op::Clear { vni, mac }),
+        1 => any::<bool>().prop_map(Op::ExplicitRt),
         2 => (0u64..120).prop_map(|secs| Op::Wait { secs }),
     ]
 }
@@ -191,6 +194,21 @@ impl Model {
                 Some(out) => out,
                 None => return,
             },
+            Op::ExplicitRt(on) => {
+                let mut c = self.sv.config().clone();
+                if on {
+                    c.vni.insert(
+                        Vni(200),
+                        crate::config::VniConfig {
+                            import_rt: vec!["65099:200".parse().unwrap()],
+                            ..Default::default()
+                        },
+                    );
+                } else {
+                    c.vni.clear();
+                }
+                self.sv.set_config(c, &self.topo, now)
+            }
             Op::Wait { secs } => {
                 self.now += secs;
                 return;
