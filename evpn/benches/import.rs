@@ -88,8 +88,12 @@ fn routes(n: usize) -> Vec<ReceivedRoute> {
 fn import(inst: &Instances, routes: &[ReceivedRoute]) -> Importer {
     let mut imp = Importer::new();
     let mut delta = FibDelta::default();
+    let mut changed = Vec::new();
     for r in routes {
         imp.upsert(inst, r, &mut delta);
+        // As the service does (it re-decides mobility of local MACs among them).
+        imp.drain_changed_macs(&mut changed);
+        changed.clear();
         // The daemon hands each delta to fib and starts a new one.
         delta.fdb.clear();
         delta.neigh.clear();
@@ -138,8 +142,11 @@ fn one_million() {
     assert_eq!(&full, imp.fib());
     let t = Instant::now();
     let mut d = FibDelta::default();
+    let mut changed = Vec::new();
     for r in &rs {
         imp.withdraw(&r.route.key(), &mut d);
+        imp.drain_changed_macs(&mut changed);
+        changed.clear();
         d.fdb.clear();
         d.neigh.clear();
     }

@@ -178,7 +178,7 @@ pub struct Importer {
     touched_fdb: Vec<FdbKey>,
     touched_neigh: Vec<NeighKey>,
     touched_flood: Vec<(Vni, IpAddr)>,
-    /// (VNI, MAC)s whose remote candidates changed since the last `take_changed_macs`.
+    /// (VNI, MAC)s whose remote candidates changed since the last `drain_changed_macs`.
     changed_macs: Vec<FdbKey>,
     pub counters: ImportCounters,
 }
@@ -303,9 +303,11 @@ impl Importer {
             .max_by_key(|r| rank(r.mobility, r.vtep))
     }
 
-    /// (VNI, MAC)s whose remote routes changed since the last call.
-    pub fn take_changed_macs(&mut self) -> Vec<FdbKey> {
-        std::mem::take(&mut self.changed_macs)
+    /// Moves the (VNI, MAC)s whose remote routes changed since the last call into `out`
+    /// (possibly with repeats). The caller drains this after every change (the service
+    /// does), else it grows with every route.
+    pub fn drain_changed_macs(&mut self, out: &mut Vec<FdbKey>) {
+        out.append(&mut self.changed_macs);
     }
 
     /// The desired state computed from scratch from the stored routes (resync, tests).

@@ -70,6 +70,8 @@ pub struct EvpnService {
     originated: BTreeMap<EvpnRouteKey, EvpnRoute>,
     /// Interned attributes of our type-2 routes.
     attrs: HashMap<(Vni, Mobility), Arc<PathAttrs>>,
+    /// Reused buffer for the importer's changed MACs.
+    scratch: Vec<FdbKey>,
 }
 
 impl EvpnService {
@@ -84,6 +86,7 @@ impl EvpnService {
             import: Importer::new(),
             originated: BTreeMap::new(),
             attrs: HashMap::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -134,7 +137,9 @@ impl EvpnService {
         let old = std::mem::replace(&mut self.instances, new);
         self.attrs.clear();
         self.import.rebuild(&self.instances, &mut out.fib);
-        self.import.take_changed_macs();
+        self.scratch.clear();
+        self.import.drain_changed_macs(&mut self.scratch);
+        self.scratch.clear();
         // Mobility for local MACs whose VNI appeared or went away (or whose VTEP changed),
         // and against the remote routes the new instances import.
         let keys: Vec<FdbKey> = self.local.macs.keys().copied().collect();
@@ -290,10 +295,12 @@ impl EvpnService {
 
     /// Remote routes changed: re-decide mobility of the local MACs they name.
     fn after_import(&mut self, now: Duration, out: &mut Output) {
-        let mut changed = self.import.take_changed_macs();
+        let mut changed = std::mem::take(&mut self.scratch);
+        changed.clear();
+        self.import.drain_changed_macs(&mut changed);
         changed.sort_unstable();
         changed.dedup();
-        for key in changed {
+        for &key in &changed {
             if !self.local.macs.contains_key(&key) {
                 continue;
             }
@@ -310,6 +317,8 @@ impl EvpnService {
                 self.reconcile_mac(key, out);
             }
         }
+        // Keep the buffer's capacity for the next route.
+        self.scratch = changed;
     }
 
     /// Re-decides the MAC route of `key` and its MAC+IP routes.
