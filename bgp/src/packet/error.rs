@@ -132,9 +132,10 @@ impl Malformation {
             Fault::Duplicate | Fault::UnexpectedAs4Attribute | Fault::IbgpOnlyFromEbgp => {
                 AttributeDiscard
             }
-            Fault::MissingWellKnown | Fault::AttributeHeaderTruncated => TreatAsWithdraw,
+            Fault::MissingWellKnown => TreatAsWithdraw,
             // The NLRI of an MP attribute that cannot be trusted cannot be withdrawn.
             _ if is_mp(self.attr_type) => SessionReset,
+            Fault::AttributeHeaderTruncated => TreatAsWithdraw,
             Fault::AttributeOverrun | Fault::FlagsConflict | Fault::InvalidOrigin => {
                 TreatAsWithdraw
             }
@@ -335,6 +336,7 @@ mod tests {
     #[test]
     fn mp_faults_reset_with_optional_attribute_error() {
         for f in [
+            Fault::AttributeHeaderTruncated,
             Fault::FlagsConflict,
             Fault::AttributeOverrun,
             Fault::InvalidMpAttribute,

@@ -158,7 +158,8 @@ impl fmt::Display for RouteDistinguisher {
             Self::Ipv4 { addr, number } => write!(f, "{addr}:{number}"),
             Self::As4 { asn, number } => write!(f, "{asn}:{number}"),
             Self::Other { rd_type, value } => {
-                write!(f, "{rd_type}:")?;
+                // `0x` marks the raw value so the text parses back to the same RD.
+                write!(f, "{rd_type}:0x")?;
                 for b in value {
                     write!(f, "{b:02x}")?;
                 }
@@ -174,6 +175,17 @@ impl FromStr for RouteDistinguisher {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseValueError::new("route distinguisher", s);
         let (admin, num) = s.rsplit_once(':').ok_or_else(err)?;
+        if let Some(hex) = num.strip_prefix("0x") {
+            let rd_type: u16 = admin.parse().map_err(|_| err())?;
+            let mut value = [0u8; 6];
+            if hex.len() != 12 || rd_type <= 2 {
+                return Err(err());
+            }
+            for (i, b) in value.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| err())?;
+            }
+            return Ok(Self::Other { rd_type, value });
+        }
         if let Ok(addr) = admin.parse::<std::net::Ipv4Addr>() {
             let number = num.parse().map_err(|_| err())?;
             return Ok(Self::Ipv4 { addr, number });
@@ -218,5 +230,9 @@ mod tests {
         }
         let other = RouteDistinguisher::from_bytes([0, 9, 1, 2, 3, 4, 5, 6]);
         assert_eq!(other.to_bytes(), [0, 9, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(other.to_string(), "9:0x010203040506");
+        assert_eq!("9:0x010203040506".parse::<RouteDistinguisher>(), Ok(other));
+        assert!("1:0x010203040506".parse::<RouteDistinguisher>().is_err());
+        assert!("9:0x0102".parse::<RouteDistinguisher>().is_err());
     }
 }

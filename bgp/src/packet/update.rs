@@ -207,6 +207,17 @@ impl Update {
                     .push(Malformation::new(Some(t), fault, "", vec![]));
                 continue;
             }
+            if opts.four_octet_as && matches!(t, code::AS4_PATH | code::AS4_AGGREGATOR) {
+                // RFC 6793 section 6: a NEW speaker discards these from a NEW speaker,
+                // whatever their flags or content.
+                self.malformations.push(Malformation::new(
+                    Some(t),
+                    Fault::UnexpectedAs4Attribute,
+                    "",
+                    vec![],
+                ));
+                continue;
+            }
             match expected_flags(t) {
                 Some(want) if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want => {
                     self.malformations.push(Malformation::new(
@@ -227,16 +238,6 @@ impl Update {
                     continue;
                 }
                 _ => {}
-            }
-            if opts.four_octet_as && matches!(t, code::AS4_PATH | code::AS4_AGGREGATOR) {
-                // RFC 6793 section 6: a NEW speaker discards these from a NEW speaker.
-                self.malformations.push(Malformation::new(
-                    Some(t),
-                    Fault::UnexpectedAs4Attribute,
-                    "",
-                    vec![],
-                ));
-                continue;
             }
             match Attribute::decode(t, value, opts) {
                 Ok(value) => self.attributes.push(PathAttribute { flags: fl, value }),

@@ -598,6 +598,16 @@ fn as4_path_malformed_or_from_new_speaker_is_discarded() {
         }
     );
     assert!(u.attribute(code::AS4_PATH).is_none());
+    // ... whatever its flags.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x40, 17, 6, 2, 1, 0, 0, 0, 1]);
+    let u = decode(&[], &a, &NLRI);
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![17]
+        }
+    );
 }
 
 #[test]
@@ -619,6 +629,13 @@ fn attribute_overrunning_the_area_is_treat_as_withdraw() {
     // With no NLRI it is a reset: 3/5 with what was left.
     let u = decode(&NLRI, &[0x80, 4, 8, 0, 0], &[]);
     assert_eq!(notif_bytes(&reset(&u)), [3, 5, 0x80, 4, 8, 0, 0]);
+    // A truncated header that names MP_REACH: its NLRI are lost, reset 3/9.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x90, 14, 0]);
+    assert_eq!(
+        notif_bytes(&reset(&decode(&[], &a, &NLRI))),
+        [3, 9, 0x90, 14, 0]
+    );
     // An overrunning MP_REACH cannot be parsed at all: reset 3/9.
     let mut a = ipv4_mandatory();
     a.extend_from_slice(&[0x80, 14, 60, 0, 25, 70, 4]);

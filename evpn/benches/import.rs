@@ -1,0 +1,187 @@
+//! Import of remote type-2 routes into the desired FIB state.
+//!
+//! Routes: hosts spread over 100 VNIs and 50 remote VTEPs, each host advertised as a
+//! MAC-only and a MAC+IPv4 route (as FRR does once the SVI has resolved it), attributes
+//! interned per (VTEP, VNI) as the speaker will. One-shot figures for 1M routes (rate and
+//! resident memory growth, from /proc/self/status) are printed first; criterion then
+//! measures 100k routes per iteration.
+//!
+//! Run: `cargo bench -p evpn --bench import`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bgp::packet::evpn::{Esi, EvpnNlri, Label, MacIpAdvertisement};
+use bgp::packet::extcomm::{ExtendedCommunity, RouteTarget};
+use bgp::packet::types::{MacAddress, RouteDistinguisher};
+use criterion::{criterion_group, Criterion, Throughput};
+use evpn::{EvpnConfig, FibDelta, Importer, Instances, PathAttrs, ReceivedRoute, RouteSource};
+use fib::Vni;
+
+const VNIS: u32 = 100;
+const VTEPS: u32 = 50;
+
+fn instances() -> Instances {
+    let c = EvpnConfig::new(65000, Ipv4Addr::new(10, 0, 0, 1));
+    let vteps: BTreeMap<Vni, IpAddr> = (0..VNIS)
+        .map(|i| (Vni(1000 + i), IpAddr::from([10, 0, 0, 1])))
+        .collect();
+    Instances::from_vteps(&c, &vteps, &Instances::default())
+}
+
+/// `n` type-2 routes (n/2 hosts, MAC and MAC+IP each).
+fn routes(n: usize) -> Vec<ReceivedRoute> {
+    let mut attrs: HashMap<(u32, u32), Arc<PathAttrs>> = HashMap::new();
+    let mut out = Vec::with_capacity(n);
+    for h in 0..(n / 2) as u32 {
+        let vni = 1000 + h % VNIS;
+        let vtep_i = (h / VNIS) % VTEPS;
+        let vtep = IpAddr::from([10, 0, 1, 2 + vtep_i as u8]);
+        let a = attrs
+            .entry((vtep_i, vni))
+            .or_insert_with(|| {
+                Arc::new(PathAttrs {
+                    next_hop: vtep,
+                    ext_communities: vec![
+                        ExtendedCommunity::route_target(RouteTarget::As2 {
+                            asn: 65000,
+                            value: vni,
+                        }),
+                        ExtendedCommunity::vxlan_encapsulation(),
+                    ],
+                    pmsi: None,
+                })
+            })
+            .clone();
+        let [b0, b1, b2, b3] = h.to_be_bytes();
+        let rd = RouteDistinguisher::Ipv4 {
+            addr: Ipv4Addr::new(10, 0, 1, 2 + vtep_i as u8),
+            number: (vni - 998) as u16,
+        };
+        for ip in [None, Some(IpAddr::from([10, b1, b2, b3]))] {
+            out.push(ReceivedRoute {
+                route: evpn::EvpnRoute {
+                    nlri: EvpnNlri::MacIp(MacIpAdvertisement {
+                        rd,
+                        esi: Esi::ZERO,
+                        ethernet_tag: 0,
+                        mac_len: 48,
+                        mac: MacAddress([0x02, b0, b1, b2, b3, 0x01]),
+                        ip,
+                        label1: Label::from_vni(vni),
+                        label2: None,
+                    }),
+                    attrs: a.clone(),
+                },
+                source: RouteSource {
+                    peer: IpAddr::from([10, 255, 1, 0]),
+                    originator_id: Some(Ipv4Addr::new(10, 0, 1, 2 + vtep_i as u8)),
+                },
+            });
+        }
+    }
+    out
+}
+
+fn import(inst: &Instances, routes: &[ReceivedRoute]) -> Importer {
+    let mut imp = Importer::new();
+    let mut delta = FibDelta::default();
+    let mut changed = Vec::new();
+    for r in routes {
+        imp.upsert(inst, r, &mut delta);
+        // As the service does (it re-decides mobility of local MACs among them).
+        imp.drain_changed_macs(&mut changed);
+        changed.clear();
+        // The daemon hands each delta to fib and starts a new one.
+        delta.fdb.clear();
+        delta.neigh.clear();
+        delta.flood.clear();
+    }
+    imp
+}
+
+fn rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One pass over 1M routes: rate, memory, withdrawal rate, full recompute time.
+fn one_million() {
+    let inst = instances();
+    let n = 1_000_000;
+    let rs = routes(n);
+    let before = rss_kib();
+    let t = Instant::now();
+    let mut imp = import(&inst, &rs);
+    let dt = t.elapsed();
+    let after = rss_kib();
+    let fib = imp.fib();
+    println!(
+        "import 1M type-2 routes: {:.2} s, {:.0} routes/s; fdb {} neigh {}",
+        dt.as_secs_f64(),
+        n as f64 / dt.as_secs_f64(),
+        fib.fdb.len(),
+        fib.neigh.len()
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        println!(
+            "  resident memory growth: {} MiB ({} bytes/route, importer + desired FibState)",
+            (a.saturating_sub(b)) / 1024,
+            (a.saturating_sub(b)) * 1024 / n as u64
+        );
+    }
+    let t = Instant::now();
+    let full = imp.recompute();
+    println!(
+        "  full recompute from stored routes: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(&full, imp.fib());
+    let t = Instant::now();
+    let mut d = FibDelta::default();
+    let mut changed = Vec::new();
+    for r in &rs {
+        imp.withdraw(&r.route.key(), &mut d);
+        imp.drain_changed_macs(&mut changed);
+        changed.clear();
+        d.fdb.clear();
+        d.neigh.clear();
+    }
+    let dt = t.elapsed();
+    println!(
+        "  withdraw all: {:.2} s, {:.0} routes/s",
+        dt.as_secs_f64(),
+        n as f64 / dt.as_secs_f64()
+    );
+    assert!(imp.fib().is_empty());
+}
+
+fn bench(c: &mut Criterion) {
+    let inst = instances();
+    let n = 100_000;
+    let rs = routes(n);
+    let mut g = c.benchmark_group("import");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("100k type-2 over 100 VNIs", |b| {
+        b.iter(|| import(&inst, &rs))
+    });
+    g.bench_function("100k full (evpn::import::full)", |b| {
+        b.iter(|| evpn::import::full(&inst, &rs, &|_| false))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    // `cargo test --benches` runs this in test mode: keep it short there.
+    if std::env::args().any(|a| a == "--bench") {
+        one_million();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
