@@ -174,10 +174,11 @@ impl Core {
                 update,
                 verdict,
             } => {
-                self.routes
-                    .entry(peer)
-                    .or_default()
-                    .apply(&update, &verdict);
+                self.routes.entry(peer).or_default().apply(
+                    &update,
+                    &verdict,
+                    std::time::Instant::now(),
+                );
             }
             PeerEvent::RouteRefresh { peer, refresh } => {
                 // No Adj-RIB-Out yet: nothing to re-send.
@@ -231,6 +232,25 @@ impl Core {
                     };
                     let _ = reply.send(r);
                 });
+            }
+            Command::ShowRoutes { filter } => {
+                let now = std::time::Instant::now();
+                let mut rows: Vec<_> = self
+                    .routes
+                    .iter()
+                    .filter(|(p, _)| filter.peer.is_none_or(|f| f == **p))
+                    .flat_map(|(p, r)| r.evpn_rows(*p, &filter, now))
+                    .collect();
+                // FRR's order: by RD, then prefix, then peer.
+                rows.sort_by(|a, b| {
+                    (&a.rd, a.route_type, &a.prefix, a.peer).cmp(&(
+                        &b.rd,
+                        b.route_type,
+                        &b.prefix,
+                        b.peer,
+                    ))
+                });
+                let _ = reply.send(Response::data(rows));
             }
             Command::ClearPeer { address, soft } => {
                 let r = match self.peers.get(&address) {

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::control::{Command, PeerDetail, PeerSummary, Request, Response, VERSION};
+use crate::routes::RouteView;
 
 /// Sends one request and reads one response line.
 pub fn request(socket: &Path, command: Command) -> Result<Response, String> {
@@ -105,6 +106,42 @@ fn yes(b: bool) -> &'static str {
     } else {
         "no"
     }
+}
+
+/// `evpnctl show routes`: grouped by RD like FRR's `show bgp l2vpn evpn`, each path
+/// on up to three lines (prefix; next hop, peer, VNI, mobility, age; communities).
+pub fn render_routes(rows: &[RouteView]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "EVPN paths: {}", rows.len());
+    let mut rd: Option<&Option<String>> = None;
+    for r in rows {
+        if rd != Some(&r.rd) {
+            rd = Some(&r.rd);
+            let _ = writeln!(o);
+            let _ = writeln!(o, "Route Distinguisher: {}", r.rd.as_deref().unwrap_or("-"));
+        }
+        wrap(&mut o, "  ", &r.prefix);
+        let mut line = format!(
+            "next hop {}  peer {}",
+            r.next_hop.map(|n| n.to_string()).unwrap_or("-".into()),
+            r.peer
+        );
+        if let Some(v) = r.vni {
+            let _ = write!(line, "  VNI {v}");
+        }
+        if let Some(v) = r.l3vni {
+            let _ = write!(line, "  L3VNI {v}");
+        }
+        if let Some(s) = r.mac_mobility_seq {
+            let _ = write!(line, "  seq {s}{}", if r.sticky { " sticky" } else { "" });
+        }
+        let _ = write!(line, "  age {}", duration(r.age_secs));
+        wrap(&mut o, "      ", &line);
+        if !r.extended_communities.is_empty() {
+            wrap(&mut o, "      ", &r.extended_communities.join(" "));
+        }
+    }
+    o
 }
 
 /// `evpnctl show peer ADDR`.

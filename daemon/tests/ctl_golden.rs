@@ -9,7 +9,14 @@ use evpnd::ctl;
 
 fn render(json: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(json).expect("golden JSON");
-    if v.is_array() {
+    if v.as_array()
+        .and_then(|a| a.first())
+        .is_some_and(|r| r.get("prefix").is_some())
+    {
+        let rows: Vec<evpnd::routes::RouteView> =
+            serde_json::from_value(v).expect("show_routes schema");
+        ctl::render_routes(&rows)
+    } else if v.is_array() {
         let peers: Vec<PeerSummary> = serde_json::from_value(v).expect("show_peers schema");
         ctl::render_peers(&peers)
     } else {
@@ -79,6 +86,16 @@ fn request_schema_is_stable() {
             address: "10.0.0.1".parse().unwrap(),
             soft: true
         }
+    );
+    let r: Request =
+        serde_json::from_str(r#"{"version":1,"command":"show_routes","type":2,"vni":100}"#)
+            .unwrap();
+    let C::ShowRoutes { filter } = r.command else {
+        panic!("show_routes")
+    };
+    assert_eq!(
+        (filter.route_type, filter.vni, filter.mac),
+        (Some(2), Some(100), None)
     );
     let r: Request = serde_json::from_str(r#"{"version":1,"command":"show_peers"}"#).unwrap();
     assert_eq!(r.command, C::ShowPeers);

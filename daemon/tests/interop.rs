@@ -165,6 +165,70 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
         "{:?}",
         ev.peers()
     );
+    // Every field of both routes, as GoBGP sent them.
+    let routes = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec!["show", "routes", "-j"];
+        a.extend_from_slice(args);
+        let out = ev.ctl(&a);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap()
+    };
+    let all = routes(&[]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let r2 = routes(&["--type", "2"]);
+    assert_eq!(r2.len(), 1, "{r2:?}");
+    let r = &r2[0];
+    assert_eq!(r["peer"], "127.0.0.51");
+    assert_eq!(r["rd"], "10.0.0.51:100");
+    assert_eq!(
+        r["prefix"],
+        "[2]:[0]:[48]:[aa:bb:cc:00:00:01]:[32]:[10.1.1.1]"
+    );
+    assert_eq!(r["mac"], "aa:bb:cc:00:00:01");
+    assert_eq!(r["ip"], "10.1.1.1");
+    assert_eq!(r["vni"], 100);
+    assert_eq!(r["ethernet_tag"], 0);
+    assert_eq!(r["next_hop"], "10.0.0.51");
+    assert_eq!(r["route_targets"], serde_json::json!(["65002:100"]));
+    assert!(
+        r["extended_communities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "ET:8"),
+        "{r}"
+    );
+    assert_eq!(r["as_path"], "65002");
+    let r3 = routes(&["--type", "3"]);
+    assert_eq!(r3.len(), 1, "{r3:?}");
+    let r = &r3[0];
+    assert_eq!(r["prefix"], "[3]:[0]:[32]:[10.0.0.51]");
+    assert_eq!(r["originator"], "10.0.0.51");
+    assert_eq!(r["vni"], 100, "PMSI label: {r}");
+    assert_eq!(r["next_hop"], "10.0.0.51");
+    assert_eq!(r["route_targets"], serde_json::json!(["65002:100"]));
+    assert_eq!(routes(&["--mac", "AA:BB:CC:00:00:01"]).len(), 1);
+    assert_eq!(routes(&["--vni", "100", "--rd", "10.0.0.51:100"]).len(), 2);
+    assert_eq!(routes(&["--vni", "999"]).len(), 0);
+    assert_eq!(routes(&["--peer", "127.0.0.99"]).len(), 0);
+    let table = String::from_utf8(ev.ctl(&["show", "routes"]).stdout).unwrap();
+    assert!(
+        table.contains("Route Distinguisher: 10.0.0.51:100"),
+        "{table}"
+    );
+    assert!(
+        table.contains("[2]:[0]:[48]:[aa:bb:cc:00:00:01]:[32]:[10.1.1.1]"),
+        "{table}"
+    );
+    assert!(table.lines().all(|l| l.len() <= 80), "{table}");
+    if let Some(path) = std::env::var_os("EVT_CAPTURE_ROUTES") {
+        std::fs::write(path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
+    }
+
     let mut del = t2.to_vec();
     del[4] = "del";
     gobgp(&del);

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use evpnd::control::{self, PeerDetail, PeerSummary};
 use evpnd::ctl;
 use evpnd::decode::{self, input, pcap};
+use evpnd::routes::{RouteFilter, RouteView};
 
 #[derive(Parser)]
 #[command(name = "evpnctl", version, about = "Inspect and control evpnd")]
@@ -39,12 +40,34 @@ struct Output {
 enum Show {
     /// Peers summary, like `show bgp summary`.
     Peers(Output),
+    /// EVPN routes, like `show bgp l2vpn evpn` (filters combine).
+    Routes(RouteArgs),
     /// One peer in detail, like `show bgp neighbor ADDR`.
     Peer {
         address: IpAddr,
         #[command(flatten)]
         out: Output,
     },
+}
+
+#[derive(clap::Args)]
+struct RouteArgs {
+    /// Route type (2 MAC/IP, 3 inclusive multicast, ...).
+    #[arg(long = "type", value_name = "N")]
+    route_type: Option<u8>,
+    #[arg(long)]
+    vni: Option<u32>,
+    /// aa:bb:cc:dd:ee:ff
+    #[arg(long)]
+    mac: Option<String>,
+    /// Route distinguisher, e.g. 10.0.0.1:100.
+    #[arg(long)]
+    rd: Option<String>,
+    /// Only paths from this peer.
+    #[arg(long)]
+    peer: Option<IpAddr>,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +130,25 @@ fn main() -> ExitCode {
                     serde_json::from_value(v).map_err(|e| e.to_string())?;
                 Ok(ctl::render_peers(&peers))
             })
+        }
+        Command::Show(Show::Routes(a)) => {
+            let filter = RouteFilter {
+                route_type: a.route_type,
+                vni: a.vni,
+                mac: a.mac,
+                rd: a.rd,
+                peer: a.peer,
+            };
+            ask(
+                &cli.socket,
+                control::Command::ShowRoutes { filter },
+                a.out,
+                |v| {
+                    let rows: Vec<RouteView> =
+                        serde_json::from_value(v).map_err(|e| e.to_string())?;
+                    Ok(ctl::render_routes(&rows))
+                },
+            )
         }
         Command::Show(Show::Peer { address, out }) => ask(
             &cli.socket,

@@ -33,6 +33,12 @@ pub enum Command {
     ShowPeers,
     /// Like FRR's `show bgp neighbor ADDR`.
     ShowPeer { address: IpAddr },
+    /// EVPN paths received (every path of every peer until the RIB is wired), filtered
+    /// by `type`, `vni`, `mac`, `rd`, `peer` (all optional).
+    ShowRoutes {
+        #[serde(flatten)]
+        filter: crate::routes::RouteFilter,
+    },
     /// Hard reset (Cease 6/4, the session comes back), or with `soft` a route refresh
     /// request for every negotiated family (soft reset in).
     ClearPeer {
