@@ -257,6 +257,16 @@ struct Frr {
 
 impl Frr {
     fn start(dir: &Path, ip: Ipv4Addr, peer: Ipv4Addr, password: Option<&str>) -> Self {
+        Self::start_with(dir, ip, peer, password, "")
+    }
+
+    fn start_with(
+        dir: &Path,
+        ip: Ipv4Addr,
+        peer: Ipv4Addr,
+        password: Option<&str>,
+        extra: &str,
+    ) -> Self {
         let bgpd = "/usr/lib/frr/bgpd";
         require(bgpd);
         require("vtysh");
@@ -265,7 +275,8 @@ impl Frr {
         let port = free_port(ip);
         let pw = password
             .map(|p| format!(" neighbor {peer} password {p}\n"))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            + extra;
         let conf = own.join("bgpd.conf");
         std::fs::write(
             &conf,
@@ -328,12 +339,25 @@ impl Frr {
 }
 
 fn evpnd_for_frr(dir: &Path, me: Ipv4Addr, frr: &Frr, password: Option<&str>) -> Evpnd {
+    evpnd_for_frr_with(dir, me, frr, password, "")
+}
+
+fn evpnd_for_frr_with(
+    dir: &Path,
+    me: Ipv4Addr,
+    frr: &Frr,
+    password: Option<&str>,
+    extra: &str,
+) -> Evpnd {
     let std::net::IpAddr::V4(fip) = frr.addr.ip() else {
         panic!("FRR runs on IPv4 loopback")
     };
     let mut line = PeerLine::new(fip, frr.addr.port()).remote_as(65003);
     if let Some(p) = password {
         line = line.with(&format!("password = \"{p}\""));
+    }
+    if !extra.is_empty() {
+        line = line.with(extra);
     }
     Evpnd::start(
         dir,
@@ -400,4 +424,37 @@ fn md5_with_frr_mismatched_password_never_comes_up() {
     let v = ev.peer("127.0.0.73");
     assert_eq!(v["session"]["counters"]["opens"]["received"], 0, "{v}");
     assert!(!frr.neighbor(e).contains("\"bgpState\":\"Established\""));
+}
+
+/// GTSM (RFC 5082): with `ttl-security hops 1` on both sides the session comes up (both
+/// send with TTL 255); with it only on our side, FRR's eBGP packets (TTL 1) are dropped by
+/// our IP_MINTTL 255 and the session never comes up.
+#[test]
+fn gtsm_with_frr() {
+    let dir = scratch("gtsm");
+    let (f, e) = (ip(75), ip(76));
+    let frr = Frr::start_with(
+        &dir,
+        f,
+        e,
+        None,
+        &format!(" neighbor {e} ttl-security hops 1\n"),
+    );
+    let ev = evpnd_for_frr_with(&dir, e, &frr, None, "ttl_security = 1");
+    ev.wait_established("127.0.0.75", Duration::from_secs(20));
+    drop(ev);
+    drop(frr);
+
+    let dir = scratch("gtsm-one-sided");
+    let (f, e) = (ip(77), ip(78));
+    let frr = Frr::start(&dir, f, e, None);
+    let ev = evpnd_for_frr_with(&dir, e, &frr, None, "ttl_security = 1");
+    let up = wait_until(Duration::from_secs(10), || {
+        ev.state_of("127.0.0.77").as_deref() == Some("Established")
+    });
+    assert!(!up, "Established although FRR sends with TTL 1");
+    assert_eq!(
+        ev.peer("127.0.0.77")["session"]["counters"]["opens"]["received"],
+        0
+    );
 }
