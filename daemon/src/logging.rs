@@ -27,3 +27,10 @@ pub fn init(cfg: &Logging) -> Result<(), String> {
     };
     res.map_err(|e| e.to_string())
 }
+
+/// Checks the configured filter (what `--check` and a reload can report before use).
+pub fn check(cfg: &Logging) -> Result<(), String> {
+    EnvFilter::try_new(&cfg.level)
+        .map(|_| ())
+        .map_err(|e| format!("`logging.level` = {:?}: {e}", cfg.level))
+}

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::control;
@@ -66,6 +66,13 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
         control = %socket_path.display(),
         "evpnd started"
     );
+    // Said once at start so nobody believes these sections act yet.
+    if let Some(m) = config.file.metrics.listen {
+        warn!(listen = %m, "metrics endpoint not implemented yet: [metrics] ignored");
+    }
+    if config.file.evpn.advertise_all_vni || !config.file.evpn.vnis.is_empty() {
+        warn!("EVPN origination/import and FIB programming are not wired in this build: [evpn] and [fib] are validated only");
+    }
     let core = Core::new(path, config, listeners, ev_tx);
     core.run(Inputs {
         accepted: acc_rx,

@@ -287,6 +287,23 @@ fn check_validates_and_names_the_key() {
         "{err}"
     );
 
+    let bad_log = dir.join("badlog.toml");
+    std::fs::write(
+        &bad_log,
+        "[global]\nasn = 65000\nrouter_id = \"10.0.0.1\"\n[logging]\nlevel = \"evpnd=bogus==\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin("evpnd"))
+        .args(["--check", "--config"])
+        .arg(&bad_log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("logging.level"),
+        "{out:?}"
+    );
+
     let out = Command::new(bin("evpnctl"))
         .args(["--socket"])
         .arg(dir.join("none.sock"))

@@ -36,6 +36,10 @@ fn main() -> ExitCode {
         }
     };
     if cli.check {
+        if let Err(e) = evpnd::logging::check(&config.file.logging) {
+            eprintln!("evpnd: {}: {e}", cli.config.display());
+            return ExitCode::from(1);
+        }
         println!(
             "{}: configuration valid ({} peers, {} listen ranges)",
             cli.config.display(),
