@@ -159,6 +159,17 @@ impl Core {
             PeerEvent::Established { peer, negotiated } => {
                 debug!(%peer, families = ?negotiated.families, "RIB: session up");
                 self.routes.entry(peer).or_default().clear();
+                // The Adj-RIB-Out seam: nothing to advertise yet, so the initial update
+                // is just End-of-RIB for every negotiated family (RFC 4724 section 2),
+                // which graceful-restart peers wait for.
+                let eor = negotiated
+                    .families
+                    .iter()
+                    .map(|f| bgp::packet::Update::end_of_rib(*f))
+                    .collect();
+                if let Some(h) = self.peers.get(&peer) {
+                    let _ = h.cmd.send(PeerCmd::SendUpdates(eor));
+                }
             }
             PeerEvent::Down {
                 peer,

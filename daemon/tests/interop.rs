@@ -385,6 +385,16 @@ fn evpnd_with_frr_bgpd() {
     assert_eq!(v["session"]["negotiated"]["hold_time"], 9);
     let n = frr.neighbor(e);
     assert!(n.contains("\"bgpState\":\"Established\""), "{n}");
+    // Our End-of-RIB (sent from the Adj-RIB-Out seam on Established) reached FRR.
+    let eor = |n: &str| {
+        n.replace([' ', '\n'], "")
+            .contains("\"endOfRibRecv\":{\"l2VpnEvpn\":true}")
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || eor(&frr.neighbor(e))),
+        "{}",
+        frr.neighbor(e)
+    );
     // Soft clear: a ROUTE-REFRESH goes out and FRR counts it.
     let out = ev.ctl(&["clear", "peer", "127.0.0.61", "--soft"]);
     assert!(out.status.success(), "{out:?}");

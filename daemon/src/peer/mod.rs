@@ -69,6 +69,9 @@ pub enum PeerCmd {
     Clear {
         soft: bool,
     },
+    /// UPDATEs from the Adj-RIB-Out for the Established session (dropped when the session
+    /// is not Established: the RIB re-sends everything on the next Established).
+    SendUpdates(Vec<Update>),
     /// The config changed: Cease 6/6 and start again with the new settings.
     Replace(Box<PeerSettings>),
     /// Send the Cease for `reason`; with `exit`, flush and end the task.
@@ -360,6 +363,7 @@ impl PeerTask {
                     status: self.main.session.status(std_now()),
                 });
             }
+            PeerCmd::SendUpdates(updates) => self.send_updates(updates).await,
             PeerCmd::Clear { soft: false } => {
                 self.stopped = false;
                 let reason = StopReason::AdminReset { message: None };
@@ -414,6 +418,42 @@ impl PeerTask {
             }
         }
         false
+    }
+
+    async fn send_updates(&mut self, updates: Vec<Update>) {
+        let addr = self.settings.address;
+        if self.main.session.state() != State::Established {
+            return;
+        }
+        let Some(conn) = self.main.conn.as_ref() else {
+            return;
+        };
+        let codec = self.main.codec;
+        let mut sent = 0u64;
+        let mut stuck = false;
+        for u in updates {
+            let mut buf = BytesMut::new();
+            if let Err(e) = Message::Update(u).encode(&codec, &mut buf) {
+                error!(peer = %addr, error = %e, "cannot encode an UPDATE");
+                continue;
+            }
+            if conn.send(buf.freeze()).is_err() {
+                stuck = true;
+                break;
+            }
+            sent += 1;
+        }
+        if sent > 0 {
+            self.feed(Which::Main, Input::UpdatesSent { count: sent })
+                .await;
+        }
+        if stuck {
+            warn!(peer = %addr, "peer does not read: write queue full, closing");
+            if let Some(c) = self.main.conn.take() {
+                self.closing.push(c.close());
+            }
+            self.feed(Which::Main, Input::TcpConnectionFails).await;
+        }
     }
 
     async fn stop(&mut self, reason: StopReason) {
