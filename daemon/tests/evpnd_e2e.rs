@@ -317,3 +317,46 @@ fn check_validates_and_names_the_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A peer that refuses every connection: the failure and the Connect/Active cycle are
+/// logged once above debug, not once per retry.
+#[test]
+fn unreachable_peer_is_logged_once() {
+    let dir = scratch("once");
+    let (a, b) = (ip(45), ip(46));
+    let pa = free_port(a);
+    // Nothing listens on b: every connect is refused at once (retry every second).
+    let ea = Evpnd::start(
+        &dir,
+        "a",
+        &config(
+            65000,
+            "10.0.0.45",
+            SocketAddr::from((a, pa)),
+            &dir.join("a/evpnd.sock"),
+            &[PeerLine::new(b, free_port(b))],
+            "",
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let log = ea.log_text();
+    let retries = log
+        .lines()
+        .filter(|l| l.contains("TCP connection failed"))
+        .count();
+    assert!(retries >= 3, "expected several retries in 5 s:\n{log}");
+    let loud: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.contains("DEBUG") && l.contains("peer=127.0.0.46"))
+        .collect();
+    let failed = loud
+        .iter()
+        .filter(|l| l.contains("TCP connection failed"))
+        .count();
+    let changes = loud
+        .iter()
+        .filter(|l| l.contains("session state change"))
+        .count();
+    assert_eq!(failed, 1, "{loud:#?}");
+    assert!(changes <= 2, "{loud:#?}");
+}

@@ -179,6 +179,8 @@ struct PeerTask {
     pending: Vec<(Which, Input)>,
     /// Set by SetCodec: a collision may now be decidable.
     check_collision: bool,
+    /// The last message logged above debug (repeats go to debug).
+    last_log: Option<String>,
 }
 
 fn seed_of(addr: IpAddr) -> u64 {
@@ -285,6 +287,7 @@ impl PeerTask {
             cycle_logged: false,
             pending: Vec::new(),
             check_collision: false,
+            last_log: None,
         }
     }
 
@@ -760,6 +763,7 @@ impl PeerTask {
                 self.check_collision = true;
             }
             Output::Established(negotiated) => {
+                self.last_log = None;
                 self.send_core(PeerEvent::Established {
                     peer: addr,
                     negotiated,
@@ -789,12 +793,22 @@ impl PeerTask {
                 })
                 .await
             }
-            Output::Log { level, text } => match level {
-                LogLevel::Debug => debug!(peer = %addr, "{text}"),
-                LogLevel::Info => info!(peer = %addr, "{text}"),
-                LogLevel::Warn => warn!(peer = %addr, "{text}"),
-                LogLevel::Error => error!(peer = %addr, "{text}"),
-            },
+            // The same message again (a peer refusing every connect retry) goes to debug:
+            // each error is logged once, not in a loop.
+            Output::Log { text, .. } if self.last_log.as_deref() == Some(text.as_str()) => {
+                debug!(peer = %addr, "{text} (again)")
+            }
+            Output::Log { level, text } => {
+                match level {
+                    LogLevel::Debug => debug!(peer = %addr, "{text}"),
+                    LogLevel::Info => info!(peer = %addr, "{text}"),
+                    LogLevel::Warn => warn!(peer = %addr, "{text}"),
+                    LogLevel::Error => error!(peer = %addr, "{text}"),
+                }
+                if level != LogLevel::Debug {
+                    self.last_log = Some(text);
+                }
+            }
         }
     }
 
