@@ -20,6 +20,8 @@ pub mod model;
 pub mod netlink;
 pub mod reconcile;
 pub mod reconciler;
+#[cfg(test)]
+mod testutil;
 
 pub use dataplane::{ApplyReport, Counters, Dataplane, Event, EventReceiver, OpError, OwnedEntry};
 pub use error::FibError;

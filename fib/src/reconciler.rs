@@ -223,33 +223,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     fn topo() -> Topology {
-        let mut t = Topology::default();
-        t.bridges.insert(
-            1,
-            Bridge {
-                name: "br100".into(),
-                ifindex: 1,
-                mac: None,
-                up: true,
-                addrs: vec![],
-            },
-        );
-        t.vxlans.insert(
-            2,
-            VxlanDevice {
-                name: "vxlan100".into(),
-                ifindex: 2,
-                vni: Some(Vni(100)),
-                local: None,
-                dstport: 4789,
-                learning: false,
-                external: false,
-                vnifilter: false,
-                master: Some(1),
-                up: true,
-            },
-        );
-        t
+        crate::testutil::br100_vxlan100()
     }
 
     fn key(n: u8) -> FdbKey {

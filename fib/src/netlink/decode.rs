@@ -327,35 +327,10 @@ pub fn neigh_row(t: &Topology, m: &NeighbourMessage) -> NeighRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Bridge, BridgePort};
+    use crate::model::BridgePort;
 
     fn topo() -> Topology {
-        let mut t = Topology::default();
-        t.bridges.insert(
-            1,
-            Bridge {
-                name: "br100".into(),
-                ifindex: 1,
-                mac: None,
-                up: true,
-                addrs: vec![],
-            },
-        );
-        t.vxlans.insert(
-            2,
-            VxlanDevice {
-                name: "vxlan100".into(),
-                ifindex: 2,
-                vni: Some(Vni(100)),
-                local: None,
-                dstport: 4789,
-                learning: false,
-                external: false,
-                vnifilter: false,
-                master: Some(1),
-                up: true,
-            },
-        );
+        let mut t = crate::testutil::br100_vxlan100();
         t.ports.insert(
             3,
             BridgePort {
