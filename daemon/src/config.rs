@@ -115,6 +115,8 @@ pub struct PeerSettings {
     /// TCP port to connect to (179; other values let tests run several speakers on
     /// loopback).
     pub port: Option<u16>,
+    /// Also negotiate IPv4 unicast (underlay loopbacks); L2VPN EVPN is always on.
+    pub ipv4_unicast: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +358,7 @@ pub struct PeerConfig {
     pub description: Option<String>,
     pub graceful_restart: bool,
     pub port: u16,
+    pub ipv4_unicast: bool,
 }
 
 /// A validated configuration.
@@ -667,6 +670,7 @@ fn merge(own: &PeerSettings, group: Option<&PeerSettings>) -> PeerSettings {
         description: own.description.clone().or_else(|| g.description.clone()),
         graceful_restart: own.graceful_restart.or(g.graceful_restart),
         port: own.port.or(g.port),
+        ipv4_unicast: own.ipv4_unicast.or(g.ipv4_unicast),
     }
 }
 
@@ -696,6 +700,7 @@ pub fn finish(
         description: s.description.clone(),
         graceful_restart: s.graceful_restart.unwrap_or(true),
         port: s.port.unwrap_or(179),
+        ipv4_unicast: s.ipv4_unicast.unwrap_or(false),
     }
 }
 

@@ -26,7 +26,7 @@ fn two_evpnd_ibgp_then_sigterm_sends_cease() {
             "10.0.0.21",
             SocketAddr::from((a, pa)),
             &dir.join("a/evpnd.sock"),
-            &[PeerLine::new(b, pb)],
+            &[PeerLine::new(b, pb).with("ipv4_unicast = true")],
             "",
         ),
     );
@@ -38,7 +38,7 @@ fn two_evpnd_ibgp_then_sigterm_sends_cease() {
             "10.0.0.22",
             SocketAddr::from((b, pb)),
             &dir.join("b/evpnd.sock"),
-            &[PeerLine::new(a, pa)],
+            &[PeerLine::new(a, pa).with("ipv4_unicast = true")],
             "",
         ),
     );
@@ -47,9 +47,23 @@ fn two_evpnd_ibgp_then_sigterm_sends_cease() {
     let pa_view = ea.peer("127.0.0.22");
     assert_eq!(pa_view["remote_as"], 65000);
     assert_eq!(pa_view["session"]["negotiated"]["ibgp"], true);
-    assert_eq!(
-        pa_view["session"]["negotiated"]["families"][0]["afi"],
-        "l2vpn"
+    // Both announced IPv4 unicast next to L2VPN EVPN: both negotiated.
+    let fams: Vec<String> = pa_view["session"]["negotiated"]["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}/{}",
+                f["afi"].as_str().unwrap(),
+                f["safi"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(fams.len(), 2, "{fams:?}");
+    assert!(
+        fams.iter().any(|f| f.starts_with("l2vpn")) && fams.iter().any(|f| f.starts_with("ipv4")),
+        "{fams:?}"
     );
 
     // The table: one Established line for the peer.
@@ -61,6 +75,23 @@ fn two_evpnd_ibgp_then_sigterm_sends_cease() {
         "{table}"
     );
     assert!(table.lines().all(|l| l.len() <= 80), "{table}");
+
+    // A hard clear on a: b sees Cease / Administrative Reset, the session comes back.
+    let out = ea.ctl(&["clear", "peer", "127.0.0.22"]);
+    assert!(out.status.success(), "{out:?}");
+    let ok = wait_until(Duration::from_secs(20), || {
+        let v = ea.peer("127.0.0.22");
+        v["state"] == "Established" && v["session"]["counters"]["established"] == 2
+    });
+    assert!(ok, "not back after clear: {}", ea.peer("127.0.0.22"));
+    let n = &eb.peer("127.0.0.21")["session"]["counters"]["last_notification_received"];
+    assert!(
+        n["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Administrative Reset"),
+        "{n}"
+    );
 
     // SIGTERM b: a sees Cease / Administrative Shutdown (6/2; inside a Hard Reset 6/9
     // when both announced the RFC 8538 N-bit, as here), and b exits 0.

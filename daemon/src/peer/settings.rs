@@ -41,12 +41,11 @@ pub fn build(global: &Global, p: &PeerConfig, dynamic: bool, host: Option<String
         config::RemoteAs::Kind(PeerKind::Internal) => RemoteAs::Internal,
         config::RemoteAs::Kind(PeerKind::External) => RemoteAs::External,
     };
-    let mut s = session::PeerConfig::new(
-        global.asn,
-        remote_as,
-        global.router_id,
-        vec![AfiSafi::L2VPN_EVPN],
-    );
+    let mut families = vec![AfiSafi::L2VPN_EVPN];
+    if p.ipv4_unicast {
+        families.push(AfiSafi::IPV4_UNICAST);
+    }
+    let mut s = session::PeerConfig::new(global.asn, remote_as, global.router_id, families);
     s.passive = p.passive || dynamic;
     s.hostname = host;
     let retry = u32::from(p.connect_retry.max(1));
