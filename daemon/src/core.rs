@@ -80,8 +80,15 @@ impl Core {
             listener::set_md5(&self.listeners, s.address, None, Some(pw));
         }
         self.next_instance += 1;
-        let h = peer::spawn(s, self.events_tx.clone(), self.next_instance);
-        self.peers.insert(h.settings.address, h);
+        let addr = s.address;
+        match peer::spawn(s, self.events_tx.clone(), self.next_instance) {
+            Ok(h) => {
+                self.peers.insert(addr, h);
+            }
+            Err(e) => {
+                error!(peer = %addr, error = %e, "peer not started: invalid session settings")
+            }
+        }
     }
 
     fn listen_range_md5(&self) {
@@ -333,6 +340,9 @@ impl Core {
                     self.peers.remove(&addr);
                     self.routes.remove(&addr);
                     removed += 1;
+                }
+                Some(s) if s != h.settings && s.session.validate().is_err() => {
+                    error!(peer = %addr, "new settings invalid for the session; peer left as it was");
                 }
                 Some(s) if s != h.settings => {
                     if let Some(pw) = &s.password {

@@ -17,6 +17,7 @@ use bgp::packet::{
     frame, DecodeOptions, Message, RouteRefresh, RouteRefreshSubtype, Update, Verdict,
 };
 use bgp::session::collision::{self, Connection};
+use bgp::session::config::ConfigError;
 use bgp::session::{
     Initiator, Input, LogLevel, Negotiated, Output, Resolution, Session, SessionStatus,
     StaleRoutes, State, StopReason, TimerKind,
@@ -96,15 +97,20 @@ pub struct PeerHandle {
 }
 
 /// Starts the task for one peer.
-pub fn spawn(settings: PeerSettings, events: mpsc::Sender<PeerEvent>, instance: u64) -> PeerHandle {
+pub fn spawn(
+    settings: PeerSettings,
+    events: mpsc::Sender<PeerEvent>,
+    instance: u64,
+) -> Result<PeerHandle, ConfigError> {
+    let session = new_session(&settings, 0)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = PeerTask::new(settings.clone(), events, instance);
+    let task = PeerTask::new(settings.clone(), session, events, instance);
     tokio::spawn(task.run(rx));
-    PeerHandle {
+    Ok(PeerHandle {
         cmd: tx,
         settings,
         instance,
-    }
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,41 +217,15 @@ async fn sleep_opt(at: Option<Instant>) {
     }
 }
 
-fn new_session(settings: &PeerSettings, salt: u64) -> Session {
-    // The config was validated by the daemon's config module and settings::build only
-    // produces values the session accepts; a failure here is a bug in that mapping, so
-    // fall back to a minimal valid config rather than panic.
-    match Session::new(
+/// A session for this peer. `settings::build` only produces configs the session accepts
+/// (the daemon's config is validated on load), so an error here is reported, never
+/// papered over.
+fn new_session(settings: &PeerSettings, salt: u64) -> Result<Session, ConfigError> {
+    Session::new(
         settings.session.clone(),
         seed_of(settings.address) ^ salt,
         std_now(),
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            error!(peer = %settings.address, error = %e, "invalid session config; using defaults");
-            let mut cfg = settings.session.clone();
-            cfg.timers = Default::default();
-            cfg.graceful_restart = None;
-            cfg.max_prefix.clear();
-            cfg.hostname = None;
-            // Last resort: still invalid means asn/router-id, which config.rs rejects.
-            Session::new(cfg, seed_of(settings.address), std_now())
-                .unwrap_or_else(|_| unreachable_session())
-        }
-    }
-}
-
-fn unreachable_session() -> Session {
-    let cfg = bgp::session::PeerConfig::new(
-        65535,
-        bgp::session::RemoteAs::Internal,
-        std::net::Ipv4Addr::new(127, 0, 0, 1),
-        vec![bgp::packet::AfiSafi::L2VPN_EVPN],
-    );
-    match Session::new(cfg, 0, std_now()) {
-        Ok(s) => s,
-        Err(_) => std::process::abort(),
-    }
+    )
 }
 
 async fn connect(s: &PeerSettings) -> io::Result<TcpStream> {
@@ -270,9 +250,14 @@ fn is_down_state(s: State) -> bool {
 }
 
 impl PeerTask {
-    fn new(settings: PeerSettings, events: mpsc::Sender<PeerEvent>, instance: u64) -> Self {
+    fn new(
+        settings: PeerSettings,
+        session: Session,
+        events: mpsc::Sender<PeerEvent>,
+        instance: u64,
+    ) -> Self {
         let (connect_tx, connect_rx) = mpsc::channel(4);
-        let main = Link::new(new_session(&settings, 0));
+        let main = Link::new(session);
         Self {
             settings,
             events,
@@ -394,11 +379,19 @@ impl PeerTask {
             PeerCmd::Replace(settings) => {
                 info!(peer = %self.settings.address, "configuration changed: resetting the session");
                 self.stop(StopReason::OtherConfigChange).await;
-                self.settings = *settings;
-                self.stopped = false;
-                self.main = Link::new(new_session(&self.settings, self.gen));
-                let start = self.start_input();
-                self.feed(Which::Main, start).await;
+                match new_session(&settings, self.gen) {
+                    Ok(session) => {
+                        self.settings = *settings;
+                        self.stopped = false;
+                        self.main = Link::new(session);
+                        let start = self.start_input();
+                        self.feed(Which::Main, start).await;
+                    }
+                    // The core validated the settings; stay stopped rather than guess.
+                    Err(e) => {
+                        error!(peer = %self.settings.address, error = %e, "new settings refused; peer stays down")
+                    }
+                }
             }
             PeerCmd::Stop { reason, exit, done } => {
                 self.stop(reason).await;
@@ -514,7 +507,15 @@ impl PeerTask {
             }
         } else if self.other.is_none() {
             debug!(peer = %addr, "second connection: collision detection");
-            let mut link = Link::new(new_session(&self.settings, 1 + self.gen));
+            let session = match new_session(&self.settings, 1 + self.gen) {
+                Ok(s) => s,
+                Err(e) => {
+                    error!(peer = %addr, error = %e, "cannot start a session for the connection");
+                    self.closing.push(conn.close());
+                    return;
+                }
+            };
+            let mut link = Link::new(session);
             link.conn = Some(conn);
             link.promoted = true;
             self.other = Some(link);
@@ -630,9 +631,17 @@ impl PeerTask {
 
     async fn restart_main(&mut self) {
         self.gen += 1;
-        self.main = Link::new(new_session(&self.settings, self.gen));
-        let start = self.start_input();
-        self.feed(Which::Main, start).await;
+        match new_session(&self.settings, self.gen) {
+            Ok(s) => {
+                self.main = Link::new(s);
+                let start = self.start_input();
+                self.feed(Which::Main, start).await;
+            }
+            Err(e) => {
+                error!(peer = %self.settings.address, error = %e, "cannot restart the session");
+                self.stopped = true;
+            }
+        }
     }
 
     async fn resolve_collision(&mut self) {
