@@ -13,8 +13,8 @@
 //!   | config + reload, listen ranges -> dynamic peers, control answers             |
 //!   +-----------------------------------------------------------------------------+
 //!        | PeerCmd (unbounded:               ^ PeerEvent (mpsc 1024, bounded:
-//!        | Accepted, Show, Clear,            |  Established, Down, Update,
-//!        | Replace, Stop)                    |  RouteRefresh, Gone)
+//!        | Accepted, Show, Clear, Replace,   |  Established, Down, Update,
+//!        | Stop, SendUpdates = Adj-RIB-Out)  |  RouteRefresh, Gone)
 //!        v                                   |
 //!   +--------------------------------------------------+   one per peer (peer/mod.rs)
 //!   | peer task: bgp::session::Session (+ a second one |

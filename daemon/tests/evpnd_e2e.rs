@@ -318,6 +318,49 @@ fn check_validates_and_names_the_key() {
         "{err}"
     );
 
+    // A second evpnd on the socket of a running one refuses to start (exit 1).
+    let sock_dir = dir.join("first");
+    let first = Evpnd::start(
+        &dir,
+        "first",
+        &config(
+            65000,
+            "10.0.0.47",
+            SocketAddr::from((ip(47), free_port(ip(47)))),
+            &sock_dir.join("evpnd.sock"),
+            &[],
+            "",
+        ),
+    );
+    let second = dir.join("second.toml");
+    std::fs::write(
+        &second,
+        config(
+            65000,
+            "10.0.0.48",
+            SocketAddr::from((ip(48), free_port(ip(48)))),
+            &first.socket,
+            &[],
+            "",
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin("evpnd"))
+        .arg("--config")
+        .arg(&second)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use by a running evpnd"),
+        "{out:?}"
+    );
+    assert!(
+        first.ctl(&["show", "peers"]).status.success(),
+        "the first one keeps its socket"
+    );
+    drop(first);
+
     let bad_log = dir.join("badlog.toml");
     std::fs::write(
         &bad_log,

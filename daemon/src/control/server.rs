@@ -19,6 +19,14 @@ pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    // A socket that answers belongs to a running evpnd (several can run on one host in
+    // network namespaces, which share the filesystem): never take it over.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "in use by a running evpnd (set [control] socket per instance)",
+        ));
+    }
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
