@@ -26,8 +26,11 @@
 //!   writer task per connection (peer/conn.rs): write_all, then FIN on close + drain
 //! ```
 //!
-//! PeerCmd is unbounded because only operators, the listener and signals send it (low
-//! rate) and the core must never wait on a peer that waits on the core.
+//! PeerCmd is unbounded because the core must never wait on a peer that waits on the
+//! core; today only operators, the listener, signals and End-of-RIB send it (low rate).
+//! When the RIB's Adj-RIB-Out feeds SendUpdates, the core must drain it per peer in
+//! batches paced by that peer (a "ready for more" PeerEvent when its write queue is
+//! below half), so that a slow peer holds its routes as RIB state, not as queued bytes.
 
 use std::path::PathBuf;
 
