@@ -2,3 +2,4 @@
 //! session FSM and RIB. Everything here is sans-IO: plain data in, plain data out.
 
 pub mod packet;
+pub mod rib;
