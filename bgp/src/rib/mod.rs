@@ -19,7 +19,7 @@
 //!
 //! Memory per EVPN route from one peer (measured by `benches/rib.rs` and
 //! `tests/rib_memory.rs`): a 60-byte entry (37-byte key + 16-byte path + link) in a vector
-//! plus a 5-byte index slot, about 75 bytes with growth slack; attribute sets and non-key
+//! plus a 9-byte index bucket, 75-90 bytes with growth slack; attribute sets and non-key
 //! NLRI fields are shared.
 
 pub mod adj_in;

@@ -6,7 +6,7 @@
 //! (destination -> known paths) do; it saves storing a 37-byte key per view.
 //!
 //! ```text
-//!  index: HashTable<u32>  (5 bytes per bucket: u32 + control byte)
+//!  index: HashTable<Slot> (9 bytes per bucket: position, 32 hash bits, control byte)
 //!     |  hash(key) -> position
 //!     v
 //!  entries: Vec<Entry>     (60 bytes for EVPN: 37-byte key, best Path, spill link)
@@ -14,6 +14,10 @@
 //!                                                                   v
 //!  spill: Vec<Spill>       (20 bytes per further path: Path, next link; free list)
 //! ```
+//!
+//! The index keeps 32 bits of each key's hash, so growing it never reads the entries
+//! (a rehash of a million keys would otherwise be a million cache misses), and a probe
+//! compares keys only when those bits match.
 //!
 //! No allocation per route: entries and spill nodes live in two vectors that grow by
 //! doubling, removal is `swap_remove` (the moved entry's index slot is rewritten), freed
@@ -71,6 +75,20 @@ impl Path {
     }
 }
 
+/// An index bucket: where the entry is, and 32 bits of its key's hash.
+#[derive(Clone, Copy)]
+struct Slot {
+    at: u32,
+    hash: u32,
+}
+
+/// The 64-bit hash hashbrown sees, rebuilt from the stored 32 bits: the low bits pick the
+/// bucket, the top 7 the control tag, both taken from the same 32 bits (independent up to
+/// 2^25 buckets, far above a RIB's size).
+fn spread(h: u32) -> u64 {
+    u64::from(h) << 32 | u64::from(h)
+}
+
 struct Entry<K> {
     key: K,
     best: Path,
@@ -94,7 +112,7 @@ pub struct TableChange<K> {
 /// The routes of one family.
 pub struct Table<K: RouteKey> {
     entries: Vec<Entry<K>>,
-    index: HashTable<u32>,
+    index: HashTable<Slot>,
     hasher: DefaultHashBuilder,
     spill: Vec<Spill>,
     spill_free: u32,
@@ -189,15 +207,18 @@ impl<K: RouteKey> Table<K> {
         self.released.drain(..)
     }
 
-    fn hash(&self, key: &K) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(&self, key: &K) -> u32 {
+        let h = self.hasher.hash_one(key);
+        (h ^ h >> 32) as u32
     }
 
     fn find(&self, key: &K) -> Option<usize> {
         let h = self.hash(key);
         self.index
-            .find(h, |&i| self.entries[i as usize].key == *key)
-            .map(|&i| i as usize)
+            .find(spread(h), |s| {
+                s.hash == h && self.entries[s.at as usize].key == *key
+            })
+            .map(|s| s.at as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -322,8 +343,10 @@ impl<K: RouteKey> Table<K> {
         let h = self.hash(&key);
         let found = self
             .index
-            .find(h, |&i| self.entries[i as usize].key == key)
-            .map(|&i| i as usize);
+            .find(spread(h), |s| {
+                s.hash == h && self.entries[s.at as usize].key == key
+            })
+            .map(|s| s.at as usize);
         let Some(i) = found else {
             let at = self.entries.len() as u32;
             self.entries.push(Entry {
@@ -331,10 +354,8 @@ impl<K: RouteKey> Table<K> {
                 best: path,
                 more: NIL,
             });
-            let entries = &self.entries;
-            let hasher = &self.hasher;
             self.index
-                .insert_unique(h, at, |&j| hasher.hash_one(entries[j as usize].key));
+                .insert_unique(spread(h), Slot { at, hash: h }, |s| spread(s.hash));
             self.count_path(path.peer);
             return Some(TableChange {
                 key,
@@ -427,14 +448,14 @@ impl<K: RouteKey> Table<K> {
 
     fn remove_entry(&mut self, i: usize) {
         let h = self.hash(&self.entries[i].key);
-        if let Ok(slot) = self.index.find_entry(h, |&j| j as usize == i) {
+        if let Ok(slot) = self.index.find_entry(spread(h), |s| s.at as usize == i) {
             slot.remove();
         }
         let last = self.entries.len() - 1;
         if i != last {
             let hl = self.hash(&self.entries[last].key);
-            if let Some(slot) = self.index.find_mut(hl, |&j| j as usize == last) {
-                *slot = i as u32;
+            if let Some(slot) = self.index.find_mut(spread(hl), |s| s.at as usize == last) {
+                slot.at = i as u32;
             }
         }
         self.entries.swap_remove(i);
@@ -455,9 +476,7 @@ impl<K: RouteKey> Table<K> {
         }
         if self.entries.len() < self.entries.capacity() / 4 {
             self.entries.shrink_to_fit();
-            let (entries, hasher) = (&self.entries, &self.hasher);
-            self.index
-                .shrink_to_fit(|&j| hasher.hash_one(entries[j as usize].key));
+            self.index.shrink_to_fit(|s| spread(s.hash));
         }
         out
     }
@@ -485,7 +504,7 @@ impl<K: RouteKey> Table<K> {
     /// Bytes held by the table's own vectors and index (not the interned values).
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry<K>>()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.index.capacity() * (std::mem::size_of::<Slot>() + 1)
             + self.spill.capacity() * std::mem::size_of::<Spill>()
     }
 }
