@@ -680,3 +680,43 @@ fn attribute_sets_are_shared_and_freed() {
     assert_eq!(r.attr_sets(), 0);
     assert_eq!(r.table::<EvpnRouteKey>().extras_len(), 0);
 }
+
+#[test]
+fn non_key_nlri_fields_are_kept_shared_and_sent() {
+    let mut r = rib();
+    let p = r.add_peer(peer(65100, 1));
+    let q = r.add_peer(peer(LOCAL_AS, 2));
+    r.peer_up(q, AfiSafi::L2VPN_EVPN).unwrap();
+    let irb = |i: u32, esi: u8| match mac(i) {
+        EvpnNlri::MacIp(m) => EvpnNlri::MacIp(MacIpAdvertisement {
+            ip: Some(IpAddr::V4(Ipv4Addr::new(10, 2, 0, i as u8))),
+            esi: Esi([esi, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            label1: Label::from_vni(100 + i),
+            label2: Some(Label::from_vni(5000)),
+            ..m
+        }),
+        _ => unreachable!(),
+    };
+    let routes: Vec<_> = (0..10).map(|i| irb(i, (i % 2) as u8)).collect();
+    r.apply_update(p, &reach(&attrs(&[65100]), vtep(1), routes.clone()))
+        .unwrap();
+    assert_eq!(
+        r.table::<EvpnRouteKey>().extras_len(),
+        2,
+        "two ESIs, one L3VNI"
+    );
+    for n in &routes {
+        assert_eq!(&r.best(&n.key()).unwrap().nlri, n);
+    }
+    let mut sent: Vec<_> = announced(&drain_all(&mut r, q))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    sent.sort_by_key(EvpnNlri::key);
+    let mut want = routes.clone();
+    want.sort_by_key(EvpnNlri::key);
+    assert_eq!(sent, want, "labels, ESI and L3VNI go out as received");
+    r.peer_down(p).unwrap();
+    drain_all(&mut r, q);
+    assert_eq!(r.table::<EvpnRouteKey>().extras_len(), 0);
+}
