@@ -355,6 +355,10 @@ impl Attribute {
                     .map_err(|f| (f, format!("length {}", v.len())))?,
             ),
             code::AS4_PATH => {
+                // RFC 7606 section 4: only AS_PATH and ATOMIC_AGGREGATE may be empty.
+                if v.is_empty() {
+                    return Err(len_err());
+                }
                 let p =
                     AsPath::decode(v, true).map_err(|e| (Fault::MalformedAsPath, e.to_string()))?;
                 // RFC 6793 section 6: confederation segments in AS4_PATH are malformed.
@@ -430,6 +434,92 @@ impl Attribute {
                 }
             }
             Self::Unknown { value, .. } => out.put_slice(value),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Igp => "IGP",
+            Self::Egp => "EGP",
+            Self::Incomplete => "incomplete",
+        })
+    }
+}
+
+/// Writes `items` separated by spaces.
+fn join<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T]) -> fmt::Result {
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(" ")?;
+        }
+        write!(f, "{x}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Attribute {
+    /// One line: the RFC name of the attribute, then its value as operators read it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = type_name(self.type_code()) {
+            write!(f, "{n}")?;
+        }
+        match self {
+            Self::Origin(o) => write!(f, " {o}"),
+            Self::AsPath(p) | Self::As4Path(p) if p.segments.is_empty() => f.write_str(" (empty)"),
+            Self::AsPath(p) | Self::As4Path(p) => write!(f, " {p}"),
+            Self::NextHop(a) | Self::OriginatorId(a) => write!(f, " {a}"),
+            Self::MultiExitDisc(v) | Self::LocalPref(v) => write!(f, " {v}"),
+            Self::AtomicAggregate => Ok(()),
+            Self::Aggregator(a) | Self::As4Aggregator(a) => {
+                write!(f, " AS {} {}", a.asn, a.address)
+            }
+            Self::Communities(c) => {
+                f.write_str(" ")?;
+                join(f, c)
+            }
+            Self::ClusterList(c) => {
+                f.write_str(" ")?;
+                join(f, c)
+            }
+            Self::ExtendedCommunities(c) => {
+                f.write_str(" ")?;
+                join(f, c)
+            }
+            Self::LargeCommunities(c) => {
+                f.write_str(" ")?;
+                join(f, c)
+            }
+            Self::MpReachNlri(m) => write!(
+                f,
+                " {} next-hop {}, {} NLRI",
+                m.family,
+                m.next_hop,
+                m.nlri.len()
+            ),
+            Self::MpUnreachNlri(m) => write!(f, " {}, {} NLRI", m.family, m.nlri.len()),
+            Self::PmsiTunnel(p) => {
+                write!(
+                    f,
+                    " flags {:#04x} type {} label {}",
+                    p.flags, p.tunnel_type, p.label
+                )?;
+                match &p.tunnel_id {
+                    super::pmsi::TunnelIdentifier::Ip(ip) => write!(f, " endpoint {ip}"),
+                    super::pmsi::TunnelIdentifier::Raw(v) => {
+                        write!(f, " id {}", hex_bytes::to_hex(v))
+                    }
+                }
+            }
+            Self::Unknown { type_code, value } => {
+                write!(
+                    f,
+                    "attribute {type_code} ({} octets) {}",
+                    value.len(),
+                    hex_bytes::to_hex(value)
+                )
+            }
         }
     }
 }
@@ -681,6 +771,35 @@ mod tests {
     }
 
     #[test]
+    fn display_lines() {
+        let show = |a: Attribute| a.to_string();
+        assert_eq!(show(Attribute::Origin(Origin::Igp)), "ORIGIN IGP");
+        assert_eq!(
+            show(Attribute::AsPath(AsPath::default())),
+            "AS_PATH (empty)"
+        );
+        assert_eq!(
+            show(Attribute::AsPath(AsPath::sequence(vec![1, 2]))),
+            "AS_PATH 1 2"
+        );
+        assert_eq!(show(Attribute::LocalPref(100)), "LOCAL_PREF 100");
+        assert_eq!(
+            show(Attribute::Communities(vec![
+                Community::NO_EXPORT,
+                Community(1 << 16 | 2)
+            ])),
+            "COMMUNITIES no-export 1:2"
+        );
+        assert_eq!(
+            show(Attribute::Unknown {
+                type_code: 99,
+                value: vec![1, 2]
+            }),
+            "attribute 99 (2 octets) 0102"
+        );
+    }
+
+    #[test]
     fn community_text() {
         assert_eq!(Community::NO_EXPORT.to_string(), "no-export");
         assert_eq!(Community::BLACKHOLE.to_string(), "blackhole");
@@ -719,6 +838,7 @@ mod tests {
         assert_eq!(f(code::LARGE_COMMUNITIES, &[0; 8]), Fault::BadLength);
         assert_eq!(f(code::AS4_AGGREGATOR, &[0; 6]), Fault::BadLength);
         assert_eq!(f(code::AS_PATH, &[2, 0]), Fault::MalformedAsPath);
+        assert_eq!(f(code::AS4_PATH, &[]), Fault::BadLength);
         assert_eq!(
             f(code::AS4_PATH, &[3, 1, 0, 0, 0, 1]),
             Fault::MalformedAsPath

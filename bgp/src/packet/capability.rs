@@ -135,6 +135,53 @@ pub enum Capability {
     },
 }
 
+impl std::fmt::Display for Capability {
+    /// One line, e.g. `multiprotocol l2vpn/evpn`, `4-octet-as 65001`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Multiprotocol(fam) => write!(f, "multiprotocol {fam}"),
+            Self::RouteRefresh => f.write_str("route-refresh"),
+            Self::RouteRefreshCisco => f.write_str("route-refresh (old, 128)"),
+            Self::EnhancedRouteRefresh => f.write_str("enhanced-route-refresh"),
+            Self::ExtendedMessage => f.write_str("extended-message"),
+            Self::FourOctetAs(a) => write!(f, "4-octet-as {a}"),
+            Self::GracefulRestart(gr) => {
+                write!(
+                    f,
+                    "graceful-restart flags {:#x} time {}",
+                    gr.restart_flags, gr.restart_time
+                )?;
+                for fam in &gr.families {
+                    write!(f, " {}({:#04x})", fam.family, fam.flags)?;
+                }
+                Ok(())
+            }
+            Self::AddPath(list) => {
+                f.write_str("add-path")?;
+                for e in list {
+                    write!(f, " {}(send-receive {})", e.family, e.send_receive)?;
+                }
+                Ok(())
+            }
+            Self::LongLivedGracefulRestart(list) => {
+                f.write_str("long-lived-graceful-restart")?;
+                for e in list {
+                    write!(
+                        f,
+                        " {}(flags {:#04x} stale {})",
+                        e.family, e.flags, e.stale_time
+                    )?;
+                }
+                Ok(())
+            }
+            Self::Fqdn { hostname, domain } => write!(f, "fqdn {hostname:?} domain {domain:?}"),
+            Self::Unknown { code, value } => {
+                write!(f, "capability {code} {}", hex_bytes::to_hex(value))
+            }
+        }
+    }
+}
+
 /// A capability whose length does not fit its code. RFC 5492 names no subcode; like FRR we
 /// send OPEN Message Error / 0 with the capability (code, length, value) as data.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -144,6 +191,18 @@ pub struct CapabilityError {
     pub len: usize,
     /// The capability TLV as received (what NOTIFICATION data carries).
     pub data: Vec<u8>,
+}
+
+/// OPEN Message Error / Unsupported Capability (RFC 5492 section 3) for capabilities the
+/// session requires but the peer did not announce (or refuses): data is the list of
+/// capabilities as TLVs. Which ones is the session's decision.
+pub fn unsupported_capability_notification(caps: &[Capability]) -> Notification {
+    let mut data = BytesMut::new();
+    for c in caps {
+        // A capability that does not encode (value over 255 octets) is left out.
+        let _ = c.encode(&mut data);
+    }
+    Notification::open(OpenSubcode::UnsupportedCapability, data.to_vec())
 }
 
 impl CapabilityError {
@@ -481,6 +540,36 @@ mod tests {
         let err = Capability::decode_list(&[65, 4, 0, 0]).unwrap_err();
         assert_eq!(err.data, [65, 4, 0, 0]);
         assert!(Capability::decode_list(&[65]).is_err());
+    }
+
+    #[test]
+    fn unsupported_capability_data_is_the_tlvs() {
+        let n = unsupported_capability_notification(&[
+            Capability::Multiprotocol(AfiSafi::L2VPN_EVPN),
+            Capability::FourOctetAs(1),
+        ]);
+        assert_eq!((n.code, n.subcode), (2, 7));
+        assert_eq!(n.data, [1, 4, 0, 25, 0, 70, 65, 4, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn display_lines() {
+        assert_eq!(
+            Capability::Multiprotocol(AfiSafi::L2VPN_EVPN).to_string(),
+            "multiprotocol l2vpn/evpn"
+        );
+        assert_eq!(
+            Capability::FourOctetAs(65001).to_string(),
+            "4-octet-as 65001"
+        );
+        assert_eq!(
+            Capability::Fqdn {
+                hostname: "leaf1".into(),
+                domain: "".into()
+            }
+            .to_string(),
+            "fqdn \"leaf1\" domain \"\""
+        );
     }
 
     #[test]

@@ -31,14 +31,20 @@
 //! | AS4_* from a 4-octet-AS peer (RFC 6793 6) | attribute discard      | -                 |
 //! | LARGE_COMMUNITIES length (RFC 8092 6)   | treat-as-withdraw        | 3/5               |
 //! | PMSI_TUNNEL too short (RFC 7606 8 guidance) | treat-as-withdraw    | 3/5               |
+//! | LOCAL_PREF/ORIGINATOR_ID/CLUSTER_LIST from eBGP (7.5, 7.9, 7.10) | attribute discard | - |
+//! | leftmost AS is not the peer's (7.2, opt-in) | treat-as-withdraw     | 3/11              |
 //!
 //! Then (3 h) the strongest approach wins, and (5.2) an UPDATE without reachable NLRI whose
 //! errors call for more than attribute discard is a session reset.
 //!
-//! Left to the session layer (it knows the peer): LOCAL_PREF from an eBGP peer (7.5: discard),
-//! the first-AS check of AS_PATH (7.2), NEXT_HOP semantics (local address, martian; 7.3),
-//! ORIGINATOR_ID equal to our router id, LOCAL_PREF missing from an iBGP peer, and whether
-//! "AFI/SAFI disable" is used instead of a reset for MP errors.
+//! Session-dependent rules are opt-in calls on the `Update`, made by the session before
+//! `verdict()`: `apply_ebgp_rules()` for external peers (LOCAL_PREF, ORIGINATOR_ID and
+//! CLUSTER_LIST are discarded, even malformed ones: 7.5, 7.9, 7.10) and
+//! `check_first_as(peer_as)` (leftmost AS of AS_PATH, RFC 4271 6.3 / RFC 7606 7.2:
+//! treat-as-withdraw). Left entirely to the session layer: NEXT_HOP semantics (local
+//! address, martian; 7.3), ORIGINATOR_ID equal to our router id, LOCAL_PREF missing from an
+//! iBGP peer, discarding EVPN routes of unknown type (5.4; they decode as
+//! `EvpnNlri::Unknown`), and whether "AFI/SAFI disable" replaces a reset for MP errors.
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +72,9 @@ pub enum Fault {
     InvalidMpAttribute,
     /// AS4_PATH / AS4_AGGREGATOR from a peer that negotiated 4-octet AS (RFC 6793 6).
     UnexpectedAs4Attribute,
+    /// LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST from an external peer (RFC 7606 7.5,
+    /// 7.9, 7.10); recorded by `Update::apply_ebgp_rules`.
+    IbgpOnlyFromEbgp,
 }
 
 /// The error-handling approaches of RFC 7606 section 2, weakest first.
@@ -120,10 +129,13 @@ impl Malformation {
             | Fault::DuplicateMp
             | Fault::UnrecognizedWellKnown
             | Fault::InvalidMpAttribute => SessionReset,
-            Fault::Duplicate | Fault::UnexpectedAs4Attribute => AttributeDiscard,
-            Fault::MissingWellKnown | Fault::AttributeHeaderTruncated => TreatAsWithdraw,
+            Fault::Duplicate | Fault::UnexpectedAs4Attribute | Fault::IbgpOnlyFromEbgp => {
+                AttributeDiscard
+            }
+            Fault::MissingWellKnown => TreatAsWithdraw,
             // The NLRI of an MP attribute that cannot be trusted cannot be withdrawn.
             _ if is_mp(self.attr_type) => SessionReset,
+            Fault::AttributeHeaderTruncated => TreatAsWithdraw,
             Fault::AttributeOverrun | Fault::FlagsConflict | Fault::InvalidOrigin => {
                 TreatAsWithdraw
             }
@@ -147,7 +159,10 @@ impl Malformation {
             Fault::WithdrawnLengthOverrun | Fault::AttributeLengthOverrun | Fault::DuplicateMp => {
                 MalformedAttributeList
             }
-            Fault::Duplicate | Fault::UnexpectedAs4Attribute => MalformedAttributeList,
+            // Discards never reset; the subcode is nominal.
+            Fault::Duplicate | Fault::UnexpectedAs4Attribute | Fault::IbgpOnlyFromEbgp => {
+                MalformedAttributeList
+            }
             Fault::InvalidWithdrawnRoutes | Fault::InvalidNlri => InvalidNetworkField,
             Fault::UnrecognizedWellKnown => UnrecognizedWellKnownAttribute,
             Fault::MissingWellKnown => MissingWellKnownAttribute,
@@ -193,7 +208,8 @@ impl std::fmt::Display for Malformation {
 pub enum Verdict {
     /// No malformation.
     Accept,
-    /// The listed attribute types were dropped (they are not in `Update::attributes`); the
+    /// Occurrences of the listed attribute types were dropped (a malformed attribute, or
+    /// the later copies of a repeated one; what is left is in `Update::attributes`). The
     /// routes stand.
     AttributeDiscard { discarded: Vec<u8> },
     /// Every route of the UPDATE (NLRI field and MP_REACH_NLRI) is to be handled as
@@ -201,6 +217,26 @@ pub enum Verdict {
     TreatAsWithdraw,
     /// Send this NOTIFICATION and close the session.
     SessionReset(Notification),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Accept => f.write_str("accept"),
+            Self::AttributeDiscard { discarded } => {
+                f.write_str("attribute-discard")?;
+                for t in discarded {
+                    match type_name(*t) {
+                        Some(n) => write!(f, " {n}")?,
+                        None => write!(f, " {t}")?,
+                    }
+                }
+                Ok(())
+            }
+            Self::TreatAsWithdraw => f.write_str("treat-as-withdraw"),
+            Self::SessionReset(n) => write!(f, "session-reset: {n}"),
+        }
+    }
 }
 
 /// RFC 7606 section 3 (h) and 5.2: the strongest approach wins; without reachable NLRI
@@ -261,6 +297,26 @@ mod tests {
     }
 
     #[test]
+    fn verdict_text() {
+        assert_eq!(Verdict::Accept.to_string(), "accept");
+        assert_eq!(
+            Verdict::AttributeDiscard {
+                discarded: vec![7, 200]
+            }
+            .to_string(),
+            "attribute-discard AGGREGATOR 200"
+        );
+        assert_eq!(
+            Verdict::SessionReset(Notification::update(
+                UpdateSubcode::MalformedAttributeList,
+                vec![]
+            ))
+            .to_string(),
+            "session-reset: UPDATE Message Error / Malformed Attribute List"
+        );
+    }
+
+    #[test]
     fn no_reachable_nlri_escalates_withdraw_but_not_discard() {
         let d = m(Some(code::AGGREGATOR), Fault::BadLength);
         let w = m(Some(code::ORIGIN), Fault::InvalidOrigin);
@@ -280,6 +336,7 @@ mod tests {
     #[test]
     fn mp_faults_reset_with_optional_attribute_error() {
         for f in [
+            Fault::AttributeHeaderTruncated,
             Fault::FlagsConflict,
             Fault::AttributeOverrun,
             Fault::InvalidMpAttribute,

@@ -3,6 +3,30 @@
 //! Decoding works over `&[u8]`; encoding appends to a `bytes::BytesMut`. Nothing here
 //! panics on input from a peer, and no parser reads past a length field. UPDATE errors
 //! follow RFC 7606: `Update::decode` records malformations, `Update::verdict` decides.
+//!
+//! A session reads with `frame` (zero-copy split of one whole message), decodes with
+//! `Message::decode` under the negotiated `DecodeOptions`, answers a `MessageError` with
+//! its `notification()`, and acts on `Update::verdict()`:
+//!
+//! ```
+//! use bgp::packet::{frame, DecodeOptions, Message, Verdict};
+//! use bytes::BytesMut;
+//!
+//! let opts = DecodeOptions::default();
+//! // A KEEPALIVE and an empty UPDATE (the IPv4 End-of-RIB) arriving in one read.
+//! let mut buf = BytesMut::new();
+//! buf.extend_from_slice(&[0xff; 16]);
+//! buf.extend_from_slice(&[0, 19, 4]);
+//! buf.extend_from_slice(&[0xff; 16]);
+//! buf.extend_from_slice(&[0, 23, 2, 0, 0, 0, 0]);
+//! let ka = frame(&mut buf, opts.max_len()).unwrap().unwrap();
+//! assert_eq!(Message::decode(&ka, &opts).unwrap(), Message::Keepalive);
+//! let up = frame(&mut buf, opts.max_len()).unwrap().unwrap();
+//! let Message::Update(u) = Message::decode(&up, &opts).unwrap() else { panic!() };
+//! assert_eq!(u.verdict(), Verdict::Accept);
+//! assert!(u.is_end_of_rib().is_some());
+//! assert!(frame(&mut buf, opts.max_len()).unwrap().is_none());
+//! ```
 
 pub mod afi;
 pub mod aspath;
@@ -20,6 +44,8 @@ pub mod prefix;
 pub mod route_refresh;
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategy_msg;
 pub mod types;
 pub mod update;
 

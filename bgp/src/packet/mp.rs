@@ -86,6 +86,17 @@ impl MpNextHop {
     }
 }
 
+impl std::fmt::Display for MpNextHop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ipv4(a) => write!(f, "{a}"),
+            Self::Ipv6(a) => write!(f, "{a}"),
+            Self::Ipv6LinkLocal { global, link_local } => write!(f, "{global} ({link_local})"),
+            Self::Raw(v) => f.write_str(&hex_bytes::to_hex(v)),
+        }
+    }
+}
+
 /// The NLRI of an MP attribute.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

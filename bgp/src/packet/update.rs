@@ -22,7 +22,7 @@ use bytes::{BufMut, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use super::afi::AfiSafi;
-use super::aspath::AsPath;
+use super::aspath::{AsPath, SegmentType};
 use super::attribute::{
     code, expected_flags, flags, Attribute, Community, LargeCommunity, Origin, PathAttribute,
 };
@@ -207,6 +207,17 @@ impl Update {
                     .push(Malformation::new(Some(t), fault, "", vec![]));
                 continue;
             }
+            if opts.four_octet_as && matches!(t, code::AS4_PATH | code::AS4_AGGREGATOR) {
+                // RFC 6793 section 6: a NEW speaker discards these from a NEW speaker,
+                // whatever their flags or content.
+                self.malformations.push(Malformation::new(
+                    Some(t),
+                    Fault::UnexpectedAs4Attribute,
+                    "",
+                    vec![],
+                ));
+                continue;
+            }
             match expected_flags(t) {
                 Some(want) if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want => {
                     self.malformations.push(Malformation::new(
@@ -227,16 +238,6 @@ impl Update {
                     continue;
                 }
                 _ => {}
-            }
-            if opts.four_octet_as && matches!(t, code::AS4_PATH | code::AS4_AGGREGATOR) {
-                // RFC 6793 section 6: a NEW speaker discards these from a NEW speaker.
-                self.malformations.push(Malformation::new(
-                    Some(t),
-                    Fault::UnexpectedAs4Attribute,
-                    "",
-                    vec![],
-                ));
-                continue;
             }
             match Attribute::decode(t, value, opts) {
                 Ok(value) => self.attributes.push(PathAttribute { flags: fl, value }),
@@ -270,6 +271,62 @@ impl Update {
         out[al_pos..al_pos + 2].copy_from_slice(&al.to_be_bytes());
         self.nlri.iter().for_each(|p| p.encode(out));
         Ok(())
+    }
+
+    /// RFC 7606 sections 7.5, 7.9, 7.10, for UPDATEs from an external peer: LOCAL_PREF,
+    /// ORIGINATOR_ID and CLUSTER_LIST are discarded (also when malformed, which otherwise
+    /// would mean treat-as-withdraw). Call before `verdict()`.
+    pub fn apply_ebgp_rules(&mut self) {
+        const IBGP_ONLY: [u8; 3] = [code::LOCAL_PREF, code::ORIGINATOR_ID, code::CLUSTER_LIST];
+        let mut dropped = Vec::new();
+        self.attributes.retain(|a| {
+            let t = a.type_code();
+            let keep = !IBGP_ONLY.contains(&t);
+            if !keep {
+                dropped.push(t);
+            }
+            keep
+        });
+        for m in &mut self.malformations {
+            let value_fault = matches!(m.fault, Fault::BadLength | Fault::FlagsConflict);
+            if value_fault && m.attr_type.is_some_and(|t| IBGP_ONLY.contains(&t)) {
+                m.fault = Fault::IbgpOnlyFromEbgp;
+            }
+        }
+        for t in dropped {
+            self.malformations.push(Malformation::new(
+                Some(t),
+                Fault::IbgpOnlyFromEbgp,
+                "from an external peer",
+                vec![],
+            ));
+        }
+    }
+
+    /// RFC 4271 section 6.3 (a MAY) with RFC 7606 section 7.2: from an external peer that is
+    /// not a route server, the leftmost AS of AS_PATH must be the peer's AS; otherwise the
+    /// UPDATE is treated as withdrawn. An AS_PATH that starts with a confederation segment
+    /// (a confederation peer) is not checked.
+    pub fn check_first_as(&mut self, peer_as: u32) {
+        let Some(path) = self.as_path() else { return };
+        let first = match path.segments.first() {
+            Some(s) if s.kind == SegmentType::AsSequence => s.asns.first().copied(),
+            Some(s) if s.kind == SegmentType::AsSet => None,
+            Some(_) => return,
+            None => None,
+        };
+        if first != Some(peer_as) {
+            let detail = match first {
+                Some(a) => format!("leftmost AS {a} is not the peer AS {peer_as}"),
+                None => format!("no leftmost AS; peer AS {peer_as}"),
+            };
+            self.malformations.push(Malformation::new(
+                Some(code::AS_PATH),
+                Fault::MalformedAsPath,
+                detail,
+                vec![],
+            ));
+        }
     }
 
     /// The RFC 7606 verdict for this UPDATE.
@@ -445,32 +502,33 @@ impl Update {
 
 /// Builds whole UPDATE messages (header included) carrying `routes` in MP_REACH_NLRI with
 /// `attrs` and `next_hop`, each filled with as many NLRI as fit in the session maximum.
-/// MP_REACH_NLRI goes last (GoBGP's order) so the NLRI can be appended in place: every NLRI
-/// is encoded once, straight into its message (the one that does not fit is encoded again
-/// into the next message).
+/// MP_REACH_NLRI goes first, as RFC 7606 section 5.1 asks of senders (flags 0x90, like FRR);
+/// `attrs` are encoded once and copied after the NLRI of each message. Every NLRI is encoded
+/// once, straight into its message (the one that does not fit is encoded again into the
+/// next message).
 pub fn pack_evpn_updates(
     attrs: &[PathAttribute],
     next_hop: IpAddr,
     routes: &[EvpnNlri],
     opts: &DecodeOptions,
 ) -> Result<Vec<BytesMut>, EncodeError> {
-    let mut template = BytesMut::with_capacity(128);
-    start_update(&mut template);
-    for a in attrs {
-        a.encode(&mut template, opts)?;
-    }
-    let mp_hdr = template.len();
-    template.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
-    template.put_u8(code::MP_REACH_NLRI);
-    template.put_u16(0);
-    let nh = MpNextHop::from_ip(next_hop);
+    let mut head = BytesMut::with_capacity(64);
+    start_update(&mut head);
+    let mp_hdr = head.len();
+    head.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+    head.put_u8(code::MP_REACH_NLRI);
+    head.put_u16(0);
     MpReach {
         family: AfiSafi::L2VPN_EVPN,
-        next_hop: nh,
+        next_hop: MpNextHop::from_ip(next_hop),
         nlri: MpNlri::Evpn(Vec::new()),
     }
-    .encode(&mut template);
-    pack(template, mp_hdr, routes, opts.max_len())
+    .encode(&mut head);
+    let mut tail = BytesMut::with_capacity(128);
+    for a in attrs {
+        a.encode(&mut tail, opts)?;
+    }
+    pack(&head, mp_hdr, &tail, routes, opts.max_len())
 }
 
 /// Like `pack_evpn_updates` for withdrawals: UPDATEs holding only MP_UNREACH_NLRI.
@@ -478,18 +536,18 @@ pub fn pack_evpn_withdrawals(
     routes: &[EvpnNlri],
     opts: &DecodeOptions,
 ) -> Result<Vec<BytesMut>, EncodeError> {
-    let mut template = BytesMut::with_capacity(32);
-    start_update(&mut template);
-    let mp_hdr = template.len();
-    template.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
-    template.put_u8(code::MP_UNREACH_NLRI);
-    template.put_u16(0);
+    let mut head = BytesMut::with_capacity(32);
+    start_update(&mut head);
+    let mp_hdr = head.len();
+    head.put_u8(flags::OPTIONAL | flags::EXTENDED_LENGTH);
+    head.put_u8(code::MP_UNREACH_NLRI);
+    head.put_u16(0);
     MpUnreach {
         family: AfiSafi::L2VPN_EVPN,
         nlri: MpNlri::Evpn(Vec::new()),
     }
-    .encode(&mut template);
-    pack(template, mp_hdr, routes, opts.max_len())
+    .encode(&mut head);
+    pack(&head, mp_hdr, &[], routes, opts.max_len())
 }
 
 /// Header (length patched later), empty Withdrawn Routes, Total Path Attribute Length 0.
@@ -504,53 +562,62 @@ fn start_update(out: &mut BytesMut) {
 /// Offset of the Total Path Attribute Length in a message built by `start_update`.
 const ATTR_LEN_POS: usize = HEADER_LEN + 2;
 
+/// Fills messages: `head` (header, lengths, MP attribute header and fixed fields), then
+/// NLRI, then `tail` (the other attributes). `mp_hdr` is the MP attribute's offset.
 fn pack(
-    template: BytesMut,
+    head: &[u8],
     mp_hdr: usize,
+    tail: &[u8],
     routes: &[EvpnNlri],
     max: usize,
 ) -> Result<Vec<BytesMut>, EncodeError> {
-    if template.len() > max {
+    if head.len() + tail.len() > max {
         return Err(EncodeError::TooLong {
-            len: template.len(),
+            len: head.len() + tail.len(),
             max,
         });
     }
+    // Room for header, MP fields and NLRI: the tail must still fit after them.
+    let limit = max - tail.len();
     let finish = |mut m: BytesMut| -> BytesMut {
+        let mp_len = m.len() - mp_hdr - 4;
+        m[mp_hdr + 2..mp_hdr + 4].copy_from_slice(&(mp_len as u16).to_be_bytes());
+        m.extend_from_slice(tail);
         let len = m.len();
         m[16..18].copy_from_slice(&(len as u16).to_be_bytes());
         let al = len - ATTR_LEN_POS - 2;
         m[ATTR_LEN_POS..ATTR_LEN_POS + 2].copy_from_slice(&(al as u16).to_be_bytes());
-        let mp_len = len - mp_hdr - 4;
-        m[mp_hdr + 2..mp_hdr + 4].copy_from_slice(&(mp_len as u16).to_be_bytes());
+        m
+    };
+    let new_msg = || {
+        let mut m = BytesMut::with_capacity(max);
+        m.extend_from_slice(head);
         m
     };
     let mut out = Vec::new();
-    let mut msg = BytesMut::with_capacity(max);
-    msg.extend_from_slice(&template);
+    let mut msg = new_msg();
     for r in routes {
         let before = msg.len();
         r.encode(&mut msg);
-        if msg.len() > max {
-            let len = msg.len();
+        if msg.len() > limit {
+            let len = msg.len() + tail.len();
             msg.truncate(before);
-            if before == template.len() {
+            if before == head.len() {
                 // Not even one route fits beside the attributes.
                 return Err(EncodeError::TooLong { len, max });
             }
             out.push(finish(msg));
-            msg = BytesMut::with_capacity(max);
-            msg.extend_from_slice(&template);
+            msg = new_msg();
             r.encode(&mut msg);
-            if msg.len() > max {
+            if msg.len() > limit {
                 return Err(EncodeError::TooLong {
-                    len: msg.len(),
+                    len: msg.len() + tail.len(),
                     max,
                 });
             }
         }
     }
-    if msg.len() > template.len() {
+    if msg.len() > head.len() {
         out.push(finish(msg));
     }
     Ok(out)

@@ -272,6 +272,10 @@ fn pack_and_check(routes: &[EvpnNlri], opts: &DecodeOptions) -> usize {
         };
         assert_eq!(u.verdict(), Verdict::Accept);
         assert_eq!(u.origin(), Some(Origin::Igp));
+        // RFC 7606 section 5.1: MP_REACH_NLRI is the first attribute.
+        assert_eq!(u.attributes[0].type_code(), code::MP_REACH_NLRI);
+        assert_eq!(u.attributes[0].flags, 0x90);
+        assert_eq!(u.attributes.len(), 4);
         let Some(MpReach {
             nlri: MpNlri::Evpn(n),
             ..
@@ -594,6 +598,16 @@ fn as4_path_malformed_or_from_new_speaker_is_discarded() {
         }
     );
     assert!(u.attribute(code::AS4_PATH).is_none());
+    // ... whatever its flags.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x40, 17, 6, 2, 1, 0, 0, 0, 1]);
+    let u = decode(&[], &a, &NLRI);
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![17]
+        }
+    );
 }
 
 #[test]
@@ -615,6 +629,13 @@ fn attribute_overrunning_the_area_is_treat_as_withdraw() {
     // With no NLRI it is a reset: 3/5 with what was left.
     let u = decode(&NLRI, &[0x80, 4, 8, 0, 0], &[]);
     assert_eq!(notif_bytes(&reset(&u)), [3, 5, 0x80, 4, 8, 0, 0]);
+    // A truncated header that names MP_REACH: its NLRI are lost, reset 3/9.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x90, 14, 0]);
+    assert_eq!(
+        notif_bytes(&reset(&decode(&[], &a, &NLRI))),
+        [3, 9, 0x90, 14, 0]
+    );
     // An overrunning MP_REACH cannot be parsed at all: reset 3/9.
     let mut a = ipv4_mandatory();
     a.extend_from_slice(&[0x80, 14, 60, 0, 25, 70, 4]);
@@ -759,4 +780,219 @@ fn json_of_malformed_update_shows_the_malformations() {
     let v = serde_json::to_value(u.verdict()).unwrap();
     assert_eq!(v["session_reset"]["code"], 3);
     assert_eq!(v["session_reset"]["subcode"], 6);
+}
+
+// ---------------------------------------------------------------------------------------
+// Real bytes: the UPDATEs recorded from GoBGP 3.10 and FRR 8.4.4 in `evpn/golden.rs` (see
+// there how they were made), copied here to check the whole-message codec on them.
+
+const GOBGP: [&str; 8] = [
+    // type 2 MAC+IPv4
+    "ffffffffffffffffffffffffffffffff006a02000000534001010240020602010000fde8800e30001946047f00000100022500010a0000010002000000000000000000000000000030aabbccddeeff200a010101000064c010100002fde800000064030c000000000008",
+    // type 2 MAC only
+    "ffffffffffffffffffffffffffffffff0066020000004f4001010240020602010000fde8800e2c001946047f00000100022100010a0000010002000000000000000000000000000030aabbccddee0300000064c010100002fde800000064030c000000000008",
+    // type 4 ES (LACP ESI)
+    "ffffffffffffffffffffffffffffffff0064020000004d4001010240020602010000fde8800e22001946047f00000100041700010a000001000201aabbccddeeff000100200a000001c010180002fde800000064030c0000000000080602aabbccddeeff",
+    // type 5 IPv6
+    "ffffffffffffffffffffffffffffffff007f02000000684001010240020602010000fde8800e45001946047f00000100053a0000fde80000006400000000000000000000000000004020010db800010000000000000000000020010db8000000000000000000000001001388c010100002fde800000064030c000000000008",
+    // type 3 IPv6 + PMSI
+    "ffffffffffffffffffffffffffffffff007a02000000634001010240020602010000fde8800e28001946047f00000100031d00010a0000010002000000008020010db8000000000000000000000001c010100002fde800000064030c000000000008c01615000600006420010db8000000000000000000000001",
+    // withdraw of the first route
+    "ffffffffffffffffffffffffffffffff0044020000002d800f2a001946022500010a0000010002000000000000000000000000000030aabbccddeeff200a010101000064",
+    // type 2 MAC+IPv4+L3VNI, ESI type 5, router MAC
+    "ffffffffffffffffffffffffffffffff0075020000005e4001010240020602010000fde8800e33001946047f00000100022800010a0000010002050000fde800000007000000000030aabbccddee04200a010104000064001388c010180002fde800000064030c0000000000080603020000000001",
+    // type 1 EAD per ES with ESI label
+    "ffffffffffffffffffffffffffffffff005e02000000474001010240020602010000fde8800e24001946047f00000100011900010a000001000203aabbccddeeff000001ffffffff000000c010100002fde80000006406010000000000c8",
+];
+
+const FRR: [&str; 7] = [
+    // type 2 MAC+IPv4 and MAC only, packed in one UPDATE
+    "ffffffffffffffffffffffffffffffff00a5020000008e900e0053001946040a00000200022500010a0000020002000000000000000000000000000030aabbccddeeff200a010101000064022100010a0000020002000000000000000000000000000030aabbccddee0300000064400101025002000080040400000000400504000000648009040a000002800a040a000009c010100002fde800000064030c000000000008",
+    // type 2 with ESI and L3VNI, router MAC
+    "ffffffffffffffffffffffffffffffff008d0200000076900e0033001946040a00000200022800010a0000020002050000fde800000007000000000030aabbccddee04200a010104000064001388400101025002000080040400000000400504000000648009040a000002800a040a000009c010180002fde800000064030c0000000000080603020000000001",
+    // type 3 with PMSI
+    "ffffffffffffffffffffffffffffffff007a0200000063900e001c001946040a00000200031100010a000002000200000000200a000002400101025002000080040400000000400504000000648009040a000002800a040a000009c010100002fde800000064030c000000000008c0160900060000640a000002",
+    // type 5 (RT 65000:5000, router MAC)
+    "ffffffffffffffffffffffffffffffff00870200000070900e002d001946040a00000200052200010a00000200030000000000000000000000000000180a01010000000000001388400101025002000080040400000000400504000000648009040a000002800a040a000009c010180002fde800001388030c0000000000080603aabbccddeeff",
+    // type 1 with ESI label
+    "ffffffffffffffffffffffffffffffff0076020000005f900e0024001946040a00000200011900010a000002000203aabbccddeeff000001ffffffff000000400101025002000080040400000000400504000000648009040a000002800a040a000009c010100002fde80000006406010000000000c8",
+    // type 4 with ES-Import RT
+    "ffffffffffffffffffffffffffffffff007c0200000065900e0022001946040a00000200041700010a000002000201aabbccddeeff000100200a000002400101025002000080040400000000400504000000648009040a000002800a040a000009c010180002fde800000064030c0000000000080602aabbccddeeff",
+    // withdrawal of type 2, 5 and 3 in one MP_UNREACH
+    "ffffffffffffffffffffffffffffffff007c0200000065900f0061001946022500010a0000020002000000000000000000000000000030aabbccddeeff200a010101000000052200010a00000200030000000000000000000000000000180a01010000000000000000031100010a000002000200000000200a000002",
+];
+
+fn golden(hexes: &[&str]) -> Vec<(Vec<u8>, Update)> {
+    hexes
+        .iter()
+        .map(|h| {
+            let bytes = hex::decode(h).unwrap();
+            let Message::Update(u) = Message::decode(&bytes, &OPTS).unwrap() else {
+                panic!("not an UPDATE: {h}")
+            };
+            assert_eq!(u.verdict(), Verdict::Accept, "{h}: {:?}", u.malformations);
+            let again = Message::Update(u.clone()).to_bytes(&OPTS).unwrap();
+            assert_eq!(hex::encode(&again), *h, "re-encode is byte-identical");
+            (bytes, u)
+        })
+        .collect()
+}
+
+#[test]
+fn golden_gobgp_updates() {
+    let all = golden(&GOBGP);
+    for (_, u) in &all[..5] {
+        // ORIGIN, AS_PATH, MP_REACH (0x80, 1-octet length), EXTENDED_COMMUNITIES.
+        let codes: Vec<u8> = u.attributes.iter().map(PathAttribute::type_code).collect();
+        assert_eq!(&codes[..3], &[1, 2, 14]);
+        assert_eq!(u.attributes[2].flags, 0x80);
+        assert_eq!(u.as_path().unwrap().to_string(), "65000");
+        assert_eq!(
+            u.mp_reach().unwrap().next_hop.ip(),
+            Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
+        assert_eq!(u.mp_reach().unwrap().nlri.len(), 1);
+    }
+    assert!(all[4].1.pmsi_tunnel().is_some());
+    let w = &all[5].1;
+    assert_eq!(w.attributes.len(), 1);
+    assert_eq!(w.mp_unreach().unwrap().nlri.len(), 1);
+    assert_eq!(w.is_end_of_rib(), None);
+}
+
+#[test]
+fn golden_frr_reflected_updates() {
+    let all = golden(&FRR);
+    for (_, u) in &all[..6] {
+        // MP_REACH first with 0x90; reflected: MED 0, ORIGINATOR_ID, CLUSTER_LIST.
+        assert_eq!(u.attributes[0].type_code(), code::MP_REACH_NLRI);
+        assert_eq!(u.attributes[0].flags, 0x90);
+        assert_eq!(u.med(), Some(0));
+        assert_eq!(u.local_pref(), Some(100));
+        assert_eq!(u.originator_id(), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(u.cluster_list(), &[Ipv4Addr::new(10, 0, 0, 9)]);
+        assert_eq!(u.origin(), Some(Origin::Incomplete));
+        assert!(u.as_path().unwrap().segments.is_empty());
+    }
+    assert_eq!(all[0].1.mp_reach().unwrap().nlri.len(), 2);
+    assert_eq!(all[2].1.pmsi_tunnel().unwrap().label, 100);
+    let w = &all[6].1;
+    assert_eq!(w.attributes[0].flags, 0x90);
+    assert_eq!(w.mp_unreach().unwrap().nlri.len(), 3);
+}
+
+#[test]
+fn ebgp_rules_discard_ibgp_only_attributes() {
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x40, 5, 4, 0, 0, 0, 100]); // LOCAL_PREF
+    a.extend_from_slice(&[0x80, 9, 4, 10, 0, 0, 1]); // ORIGINATOR_ID
+    let mut u = decode(&[], &a, &NLRI);
+    assert_eq!(u.verdict(), Verdict::Accept, "fine from an iBGP peer");
+    u.apply_ebgp_rules();
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![5, 9]
+        }
+    );
+    assert_eq!(u.local_pref(), None);
+    assert_eq!(u.originator_id(), None);
+    // A malformed LOCAL_PREF: treat-as-withdraw from iBGP, discard from eBGP.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0x40, 5, 3, 0, 0, 100]);
+    let mut u = decode(&[], &a, &NLRI);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    u.apply_ebgp_rules();
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard { discarded: vec![5] }
+    );
+    // CLUSTER_LIST with bad flags from eBGP: discarded too.
+    let mut a = ipv4_mandatory();
+    a.extend_from_slice(&[0xc0, 10, 4, 1, 2, 3, 4]);
+    let mut u = decode(&[], &a, &NLRI);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    u.apply_ebgp_rules();
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![10]
+        }
+    );
+}
+
+#[test]
+fn first_as_check_is_treat_as_withdraw() {
+    let mut u = decode(&[], &ipv4_mandatory(), &NLRI);
+    u.check_first_as(65001);
+    assert_eq!(u.verdict(), Verdict::Accept);
+    u.check_first_as(65002);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    assert_eq!(
+        u.malformations[0].to_string(),
+        "AS_PATH: MalformedAsPath (leftmost AS 65001 is not the peer AS 65002)"
+    );
+    // An empty AS_PATH from an external peer fails too; a confederation one is not checked.
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1]);
+    let mut u = decode(&[], &a, &NLRI);
+    u.check_first_as(65001);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 6, 3, 1, 0, 0, 0, 9, 0x40, 3, 4, 192, 0, 2, 1]);
+    let mut u = decode(&[], &a, &NLRI);
+    u.check_first_as(65001);
+    assert_eq!(u.verdict(), Verdict::Accept);
+}
+
+#[test]
+fn zero_length_attributes_are_malformed_except_as_path_and_atomic_aggregate() {
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1, 0x40, 6, 0]);
+    assert_eq!(decode(&[], &a, &NLRI).verdict(), Verdict::Accept);
+    for (t, fl, want) in [
+        (4u8, 0x80u8, Approach::TreatAsWithdraw),
+        (5, 0x40, Approach::TreatAsWithdraw),
+        (7, 0xc0, Approach::AttributeDiscard),
+        (8, 0xc0, Approach::TreatAsWithdraw),
+        (9, 0x80, Approach::TreatAsWithdraw),
+        (10, 0x80, Approach::TreatAsWithdraw),
+        (16, 0xc0, Approach::TreatAsWithdraw),
+        (22, 0xc0, Approach::TreatAsWithdraw),
+        (32, 0xc0, Approach::TreatAsWithdraw),
+        (14, 0x80, Approach::SessionReset),
+        (15, 0x80, Approach::SessionReset),
+    ] {
+        let mut a = ipv4_mandatory();
+        a.extend_from_slice(&[fl, t, 0]);
+        let u = decode(&[], &a, &NLRI);
+        let got = u
+            .malformations
+            .iter()
+            .find(|m| m.attr_type == Some(t))
+            .map(Malformation::approach);
+        assert_eq!(got, Some(want), "type {t}");
+    }
+    // ORIGIN and NEXT_HOP of length zero.
+    let mut a = vec![0x40, 1, 0];
+    a.extend(as_path_65001(0x40));
+    a.extend_from_slice(&[0x40, 3, 0]);
+    let u = decode(&[], &a, &NLRI);
+    assert_eq!(u.malformations.len(), 2);
+    assert_eq!(u.verdict(), Verdict::TreatAsWithdraw);
+    // AS4_PATH of length zero from a 2-octet-AS peer: discarded.
+    let two = DecodeOptions {
+        four_octet_as: false,
+        ..OPTS
+    };
+    let mut a = ORIGIN_IGP.to_vec();
+    a.extend_from_slice(&[0x40, 2, 4, 2, 1, 0xfd, 0xe9, 0x40, 3, 4, 192, 0, 2, 1]);
+    a.extend_from_slice(&[0xc0, 17, 0]);
+    let u = Update::decode(&body(&[], &a, &NLRI), &two);
+    assert_eq!(
+        u.verdict(),
+        Verdict::AttributeDiscard {
+            discarded: vec![17]
+        }
+    );
 }
