@@ -27,7 +27,7 @@
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{hash_table, DefaultHashBuilder, HashTable};
 
 use super::family::RouteKey;
 use super::intern::{Id, Interner};
@@ -341,21 +341,28 @@ impl<K: RouteKey> Table<K> {
         rank: &impl Fn(&Path, &Path) -> Ordering,
     ) -> Option<TableChange<K>> {
         let h = self.hash(&key);
-        let found = self
-            .index
-            .find(spread(h), |s| {
-                s.hash == h && self.entries[s.at as usize].key == key
-            })
-            .map(|s| s.at as usize);
+        // One probe for both the lookup and the insert.
+        let entries = &mut self.entries;
+        let found = match self.index.entry(
+            spread(h),
+            |s| s.hash == h && entries[s.at as usize].key == key,
+            |s| spread(s.hash),
+        ) {
+            hash_table::Entry::Occupied(o) => Some(o.get().at as usize),
+            hash_table::Entry::Vacant(v) => {
+                v.insert(Slot {
+                    at: entries.len() as u32,
+                    hash: h,
+                });
+                entries.push(Entry {
+                    key,
+                    best: path,
+                    more: NIL,
+                });
+                None
+            }
+        };
         let Some(i) = found else {
-            let at = self.entries.len() as u32;
-            self.entries.push(Entry {
-                key,
-                best: path,
-                more: NIL,
-            });
-            self.index
-                .insert_unique(spread(h), Slot { at, hash: h }, |s| spread(s.hash));
             self.count_path(path.peer);
             return Some(TableChange {
                 key,
