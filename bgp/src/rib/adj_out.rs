@@ -169,8 +169,9 @@ pub(crate) fn drain<K: RouteKey>(
 
     let ipv4 = K::FAMILY == crate::packet::AfiSafi::IPV4_UNICAST;
     let mut memo: HashMap<(Id, PeerId), Option<Id>> = HashMap::new();
-    let mut withdraw: Vec<K::Nlri> = Vec::new();
-    let mut groups: Vec<(Id, Vec<K::Nlri>)> = Vec::new();
+    // First what changes, touching no state: packing may still refuse a group.
+    let mut withdraw: Vec<K> = Vec::new();
+    let mut groups: Vec<(Id, Vec<(K, Path)>)> = Vec::new();
     let mut group_of: HashMap<Id, usize> = HashMap::new();
     for k in keys {
         let want = match fam.table.best(&k).copied() {
@@ -196,45 +197,71 @@ pub(crate) fn drain<K: RouteKey>(
                 out_id.map(|id| Path { attrs: id, ..best })
             }
         };
-        let had = out.sent.get(&k).copied();
-        match (had, want) {
+        match (out.sent.get(&k), want) {
             (None, None) => {}
-            (Some(h), Some(w)) if same_advert(&h, &w) => {}
-            (had, Some(w)) => {
-                core.attrs.retain(w.attrs);
-                fam.table.retain_extra(&w);
-                if let Some(h) = had {
-                    core.attrs.release(h.attrs);
-                    fam.table.release_extra(h.extra_id());
-                }
-                out.sent.insert(k, w);
+            (Some(h), Some(w)) if same_advert(h, &w) => {}
+            (_, Some(w)) => {
                 let g = *group_of.entry(w.attrs).or_insert_with(|| {
                     groups.push((w.attrs, Vec::new()));
                     groups.len() - 1
                 });
-                groups[g].1.push(fam.table.nlri(&k, &w));
+                groups[g].1.push((k, w));
             }
-            (Some(h), None) => {
-                withdraw.push(fam.table.nlri(&k, &h));
-                out.sent.remove(&k);
-                core.attrs.release(h.attrs);
-                fam.table.release_extra(h.extra_id());
+            (Some(_), None) => withdraw.push(k),
+        }
+    }
+
+    let mut updates = Vec::new();
+    let mut unsendable = 0;
+    for (id, routes) in &groups {
+        let nlri: Vec<K::Nlri> = routes.iter().map(|(k, w)| fam.table.nlri(k, w)).collect();
+        match K::pack_updates(core.attrs.get(*id), &nlri, &d.opts) {
+            Ok(m) => {
+                updates.extend(m);
+                for (k, w) in routes {
+                    core.attrs.retain(w.attrs);
+                    fam.table.retain_extra(w);
+                    if let Some(h) = out.sent.insert(*k, *w) {
+                        core.attrs.release(h.attrs);
+                        fam.table.release_extra(h.extra_id());
+                    }
+                }
             }
+            Err(_) => {
+                // The exported set does not fit a message even with one route: the peer
+                // must at least not keep an older version of these routes.
+                unsendable += routes.len() as u64;
+                withdraw.extend(
+                    routes
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .filter(|k| out.sent.contains_key(k)),
+                );
+            }
+        }
+    }
+    let gone: Vec<K::Nlri> = withdraw
+        .iter()
+        .filter_map(|k| out.sent.get(k).map(|h| fam.table.nlri(k, h)))
+        .collect();
+    let mut msgs = if gone.is_empty() {
+        Vec::new()
+    } else {
+        K::pack_withdrawals(&gone, &d.opts)?
+    };
+    for k in &withdraw {
+        if let Some(h) = out.sent.remove(k) {
+            core.attrs.release(h.attrs);
+            fam.table.release_extra(h.extra_id());
         }
     }
     for id in memo.into_values().flatten() {
         core.attrs.release(id);
     }
-
-    let mut msgs = Vec::new();
-    if !withdraw.is_empty() {
-        msgs.extend(K::pack_withdrawals(&withdraw, &d.opts)?);
-    }
-    for (id, routes) in &groups {
-        msgs.extend(K::pack_updates(core.attrs.get(*id), routes, &d.opts)?);
-    }
+    msgs.extend(updates);
     if let Ok(p) = core.peer_mut(peer) {
         p.stats.updates_sent += msgs.len() as u64;
+        p.stats.unsendable += unsendable;
     }
     Ok(msgs)
 }

@@ -86,4 +86,6 @@ pub struct PeerStats {
     pub treated_as_withdraw: u64,
     /// UPDATE messages built for this peer.
     pub updates_sent: u64,
+    /// Routes not advertised because their exported attributes do not fit a message.
+    pub unsendable: u64,
 }

@@ -720,3 +720,37 @@ fn non_key_nlri_fields_are_kept_shared_and_sent() {
     drain_all(&mut r, q);
     assert_eq!(r.table::<EvpnRouteKey>().extras_len(), 0);
 }
+
+#[test]
+fn attributes_too_large_to_send_withdraw_the_older_version() {
+    let mut r = rib();
+    let a = r.add_peer(peer(65100, 1));
+    let b = r.add_peer(peer(LOCAL_AS, 2));
+    r.peer_up(b, AfiSafi::L2VPN_EVPN).unwrap();
+    r.apply_update(a, &reach(&attrs(&[65100]), vtep(1), vec![mac(1)]))
+        .unwrap();
+    assert_eq!(announced(&drain_all(&mut r, b)).len(), 1);
+    // 400 large communities: 4800 octets, more than a 4096-octet message holds.
+    let huge = PathAttrs {
+        large_communities: (0..400)
+            .map(|i| crate::packet::LargeCommunity {
+                global_admin: 65100,
+                local_data1: i,
+                local_data2: 0,
+            })
+            .collect(),
+        ..attrs(&[65100])
+    };
+    // Received over an extended-message session, say; decoded form is all the RIB sees.
+    r.apply_update(a, &reach(&huge, vtep(1), vec![mac(1)]))
+        .unwrap();
+    let msgs = decode_all(&drain_all(&mut r, b));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        msgs[0].0,
+        vec![key(1)],
+        "withdrawn, not left stale at the peer"
+    );
+    assert_eq!(r.stats(b).unwrap().unsendable, 1);
+    assert_eq!(r.adj_out::<EvpnRouteKey>(b).unwrap().advertised(), 0);
+}
