@@ -6,7 +6,7 @@
 //! (destination -> known paths) do; it saves storing a 37-byte key per view.
 //!
 //! ```text
-//!  index: HashTable<Slot> (9 bytes per bucket: position, 32 hash bits, control byte)
+//!  index: Index           (8-byte buckets: 32 hash bits + position; at most half full)
 //!     |  hash(key) -> position
 //!     v
 //!  entries: Vec<Entry>     (60 bytes for EVPN: 37-byte key, best Path, spill link)
@@ -17,7 +17,7 @@
 //!
 //! The index keeps 32 bits of each key's hash, so growing it never reads the entries
 //! (a rehash of a million keys would otherwise be a million cache misses), and a probe
-//! compares keys only when those bits match.
+//! compares keys only when those bits match (see `index.rs`).
 //!
 //! No allocation per route: entries and spill nodes live in two vectors that grow by
 //! doubling, removal is `swap_remove` (the moved entry's index slot is rewritten), freed
@@ -27,9 +27,10 @@
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-use hashbrown::{hash_table, DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 
 use super::family::RouteKey;
+use super::index::Index;
 use super::intern::{Id, Interner};
 use super::peer::PeerId;
 
@@ -75,20 +76,6 @@ impl Path {
     }
 }
 
-/// An index bucket: where the entry is, and 32 bits of its key's hash.
-#[derive(Clone, Copy)]
-struct Slot {
-    at: u32,
-    hash: u32,
-}
-
-/// The 64-bit hash hashbrown sees, rebuilt from the stored 32 bits: the low bits pick the
-/// bucket, the top 7 the control tag, both taken from the same 32 bits (independent up to
-/// 2^25 buckets, far above a RIB's size).
-fn spread(h: u32) -> u64 {
-    u64::from(h) << 32 | u64::from(h)
-}
-
 struct Entry<K> {
     key: K,
     best: Path,
@@ -112,7 +99,7 @@ pub struct TableChange<K> {
 /// The routes of one family.
 pub struct Table<K: RouteKey> {
     entries: Vec<Entry<K>>,
-    index: HashTable<Slot>,
+    index: Index,
     hasher: DefaultHashBuilder,
     spill: Vec<Spill>,
     spill_free: u32,
@@ -129,7 +116,7 @@ impl<K: RouteKey> Default for Table<K> {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
-            index: HashTable::new(),
+            index: Index::default(),
             hasher: DefaultHashBuilder::default(),
             spill: Vec::new(),
             spill_free: NIL,
@@ -215,10 +202,8 @@ impl<K: RouteKey> Table<K> {
     fn find(&self, key: &K) -> Option<usize> {
         let h = self.hash(key);
         self.index
-            .find(spread(h), |s| {
-                s.hash == h && self.entries[s.at as usize].key == *key
-            })
-            .map(|s| s.at as usize)
+            .find(h, |at| self.entries[at as usize].key == *key)
+            .map(|at| at as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -334,41 +319,49 @@ impl<K: RouteKey> Table<K> {
     }
 
     /// Adds or replaces `path` (from `path.peer`) to `key`. The path's references move in.
+    #[inline]
     pub fn upsert(
         &mut self,
         key: K,
         path: Path,
         rank: &impl Fn(&Path, &Path) -> Ordering,
     ) -> Option<TableChange<K>> {
+        // The key stays with the caller: a small return value, not a 37-byte key copy.
+        let (old, new) = self.upsert_inner(key, path, rank)?;
+        Some(TableChange {
+            key,
+            old,
+            new: Some(new),
+        })
+    }
+
+    fn upsert_inner(
+        &mut self,
+        key: K,
+        path: Path,
+        rank: &impl Fn(&Path, &Path) -> Ordering,
+    ) -> Option<(Option<Path>, Path)> {
         let h = self.hash(&key);
         // One probe for both the lookup and the insert.
         let entries = &mut self.entries;
-        let found = match self.index.entry(
-            spread(h),
-            |s| s.hash == h && entries[s.at as usize].key == key,
-            |s| spread(s.hash),
-        ) {
-            hash_table::Entry::Occupied(o) => Some(o.get().at as usize),
-            hash_table::Entry::Vacant(v) => {
-                v.insert(Slot {
-                    at: entries.len() as u32,
-                    hash: h,
-                });
-                entries.push(Entry {
-                    key,
-                    best: path,
-                    more: NIL,
-                });
-                None
-            }
-        };
+        let found = self
+            .index
+            .find_or_insert(
+                h,
+                |at| entries[at as usize].key == key,
+                entries.len() as u32,
+            )
+            .map(|at| at as usize);
+        if found.is_none() {
+            entries.push(Entry {
+                key,
+                best: path,
+                more: NIL,
+            });
+        }
         let Some(i) = found else {
             self.count_path(path.peer);
-            return Some(TableChange {
-                key,
-                old: None,
-                new: Some(path),
-            });
+            return Some((None, path));
         };
         let old = self.entries[i].best;
         if old.peer == path.peer && self.entries[i].more == NIL {
@@ -376,11 +369,7 @@ impl<K: RouteKey> Table<K> {
             self.entries[i].best = path;
             self.drop_path(old);
             self.count_path(path.peer);
-            return (!old.same_route(&path)).then_some(TableChange {
-                key,
-                old: Some(old),
-                new: Some(path),
-            });
+            return (!old.same_route(&path)).then_some((Some(old), path));
         }
         let mut paths = self.take_paths(i);
         if let Some(j) = paths.iter().position(|p| p.peer == path.peer) {
@@ -390,11 +379,7 @@ impl<K: RouteKey> Table<K> {
         paths.push(path);
         self.count_path(path.peer);
         let best = self.put_paths(i, paths, rank);
-        (!old.same_route(&best)).then_some(TableChange {
-            key,
-            old: Some(old),
-            new: Some(best),
-        })
+        (!old.same_route(&best)).then_some((Some(old), best))
     }
 
     /// Removes `peer`'s path to `key`, if any.
@@ -455,15 +440,11 @@ impl<K: RouteKey> Table<K> {
 
     fn remove_entry(&mut self, i: usize) {
         let h = self.hash(&self.entries[i].key);
-        if let Ok(slot) = self.index.find_entry(spread(h), |s| s.at as usize == i) {
-            slot.remove();
-        }
+        self.index.remove(h, i as u32);
         let last = self.entries.len() - 1;
         if i != last {
             let hl = self.hash(&self.entries[last].key);
-            if let Some(slot) = self.index.find_mut(spread(hl), |s| s.at as usize == last) {
-                slot.at = i as u32;
-            }
+            self.index.relocate(hl, last as u32, i as u32);
         }
         self.entries.swap_remove(i);
     }
@@ -483,7 +464,7 @@ impl<K: RouteKey> Table<K> {
         }
         if self.entries.len() < self.entries.capacity() / 4 {
             self.entries.shrink_to_fit();
-            self.index.shrink_to_fit(|s| spread(s.hash));
+            self.index.shrink_to_fit();
         }
         out
     }
@@ -511,7 +492,7 @@ impl<K: RouteKey> Table<K> {
     /// Bytes held by the table's own vectors and index (not the interned values).
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry<K>>()
-            + self.index.capacity() * (std::mem::size_of::<Slot>() + 1)
+            + self.index.heap_bytes()
             + self.spill.capacity() * std::mem::size_of::<Spill>()
     }
 }
