@@ -6,7 +6,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use bgp::packet::evpn::EvpnRouteKey;
+use bgp::packet::AfiSafi;
+use bgp::rib::PeerConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 #[path = "rib_fixture.rs"]
@@ -44,6 +48,33 @@ fn bench(c: &mut Criterion) {
         held,
         held as f64 / f64::from(ROUTES),
         rib.attr_sets(),
+    );
+
+    // Export of the whole table to one eBGP peer: Adj-RIB-Out state and packing.
+    let mut spine = PeerConfig::new(
+        IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
+        65100,
+        Ipv4Addr::new(10, 0, 1, 1),
+    );
+    spine.local_address = Some(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 2)));
+    let q = rib.add_peer(spine);
+    let before_out = fixture::live_bytes();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    rib.peer_up(q, AfiSafi::L2VPN_EVPN).unwrap();
+    let mut msgs_out = 0;
+    let mut octets = 0;
+    while rib.pending(q, AfiSafi::L2VPN_EVPN) > 0 {
+        for m in rib.drain(q, AfiSafi::L2VPN_EVPN, 64).unwrap() {
+            msgs_out += 1;
+            octets += m.len();
+        }
+    }
+    let (out_wall, out_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let out_held = fixture::live_bytes() - before_out;
+    println!(
+        "rib: export to one eBGP peer: {msgs_out} UPDATEs ({octets} octets) in {out_wall:.3} s \
+         wall / {out_cpu:.2} s CPU; Adj-RIB-Out state {:.1} bytes/route",
+        out_held as f64 / f64::from(ROUTES)
     );
     drop(rib);
 

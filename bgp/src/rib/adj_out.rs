@@ -23,8 +23,7 @@
 //!   unless next-hop-self.
 
 use bytes::BytesMut;
-use hashbrown::HashSet;
-use std::collections::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 use super::attrs::PathAttrs;
 use super::family::RouteKey;
@@ -41,6 +40,9 @@ pub struct AdjOut<K> {
     /// What the peer was sent: the best path as exported (`attrs` = the exported set).
     pub(crate) sent: HashMap<K, Path>,
     pub(crate) dirty: HashSet<K>,
+    /// Keys taken from `dirty` whose UPDATE would have been a part-filled last message of
+    /// its group; looked at first next time (so they lead their group: never starved).
+    pub(crate) deferred: Vec<K>,
 }
 
 impl<K> Default for AdjOut<K> {
@@ -49,6 +51,7 @@ impl<K> Default for AdjOut<K> {
             enabled: false,
             sent: HashMap::new(),
             dirty: HashSet::new(),
+            deferred: Vec::new(),
         }
     }
 }
@@ -56,7 +59,7 @@ impl<K> Default for AdjOut<K> {
 impl<K: RouteKey> AdjOut<K> {
     /// Keys waiting to be looked at.
     pub fn pending(&self) -> usize {
-        self.dirty.len()
+        self.dirty.len() + self.deferred.len()
     }
 
     /// Routes the peer currently has from us.
@@ -159,13 +162,25 @@ pub(crate) fn drain<K: RouteKey>(
     let Some(out) = fam.out.get_mut(usize::from(peer)).filter(|o| o.enabled) else {
         return Ok(Vec::new());
     };
-    // ~40 octets per EVPN type-2 NLRI: enough keys to fill the allowed messages.
+    // ~40 octets per EVPN type-2 NLRI: enough keys to fill the allowed messages, and at
+    // least KEYS_PER_DRAIN so that routes spread over hundreds of attribute sets still
+    // make full messages.
     let per_msg = (d.opts.max_len() / 40).max(1);
-    let budget = max_messages.saturating_mul(per_msg).max(1);
-    let keys: Vec<K> = out.dirty.iter().take(budget).copied().collect();
-    for k in &keys {
-        out.dirty.remove(k);
+    let budget = max_messages.saturating_mul(per_msg).max(KEYS_PER_DRAIN);
+    let mut keys: Vec<K> = std::mem::take(&mut out.deferred);
+    let more = budget.saturating_sub(keys.len());
+    if more >= out.dirty.len() {
+        keys.extend(out.dirty.drain());
+    } else {
+        // Removes without hashing the keys again.
+        let mut taken = 0;
+        keys.extend(out.dirty.extract_if(|_| {
+            taken += 1;
+            taken <= more
+        }));
     }
+    // More keys wait: a part-filled last message of a group can wait for them.
+    let hold_tails = !out.dirty.is_empty();
 
     let ipv4 = K::FAMILY == crate::packet::AfiSafi::IPV4_UNICAST;
     let mut memo: HashMap<(Id, PeerId), Option<Id>> = HashMap::new();
@@ -215,8 +230,18 @@ pub(crate) fn drain<K: RouteKey>(
     let mut unsendable = 0;
     for (id, routes) in &groups {
         let nlri: Vec<K::Nlri> = routes.iter().map(|(k, w)| fam.table.nlri(k, w)).collect();
-        match K::pack_updates(core.attrs.get(*id), &nlri, &d.opts) {
-            Ok(m) => {
+        let attrs = core.attrs.get(*id);
+        match K::pack_updates(attrs, &nlri, &d.opts) {
+            Ok(mut m) => {
+                let mut routes = routes.as_slice();
+                if hold_tails && m.len() >= 2 {
+                    let tail =
+                        tail_routes::<K>(attrs, &nlri, m.last().map_or(0, |l| l.len()), &d.opts);
+                    let (send, wait) = routes.split_at(routes.len() - tail);
+                    out.deferred.extend(wait.iter().map(|(k, _)| *k));
+                    m.pop();
+                    routes = send;
+                }
                 updates.extend(m);
                 for (k, w) in routes {
                     core.attrs.retain(w.attrs);
@@ -258,12 +283,47 @@ pub(crate) fn drain<K: RouteKey>(
     for id in memo.into_values().flatten() {
         core.attrs.release(id);
     }
+    if out.dirty.is_empty() {
+        // A full-table burst leaves a big empty set behind: give the memory back.
+        out.dirty = HashSet::new();
+    }
     msgs.extend(updates);
     if let Ok(p) = core.peer_mut(peer) {
         p.stats.updates_sent += msgs.len() as u64;
         p.stats.unsendable += unsendable;
     }
     Ok(msgs)
+}
+
+/// Keys looked at per drain call at least (see `drain`). Small in unit tests so that a
+/// few hundred routes exercise the multi-call path.
+#[cfg(not(test))]
+const KEYS_PER_DRAIN: usize = 65_536;
+#[cfg(test)]
+const KEYS_PER_DRAIN: usize = 256;
+
+/// How many of `nlri` (from the end) went into the last message, `last_len` octets long.
+fn tail_routes<K: RouteKey>(
+    attrs: &PathAttrs,
+    nlri: &[K::Nlri],
+    last_len: usize,
+    opts: &crate::packet::DecodeOptions,
+) -> usize {
+    // The fixed part of every message of this group: one with a single route, minus it.
+    let fixed = match (nlri.first(), K::pack_updates(attrs, &nlri[..1], opts)) {
+        (Some(n), Ok(m)) => m.first().map_or(0, |m| m.len()) - K::nlri_len(n),
+        _ => return 0,
+    };
+    let mut room = last_len.saturating_sub(fixed);
+    let mut n = 0;
+    for r in nlri.iter().rev() {
+        if room == 0 {
+            break;
+        }
+        room = room.saturating_sub(K::nlri_len(r));
+        n += 1;
+    }
+    n
 }
 
 /// Forgets what `peer` was sent (session down) and stops tracking it.

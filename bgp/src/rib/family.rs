@@ -29,6 +29,8 @@ pub trait RouteKey: Copy + Eq + Hash + Ord + Debug {
     fn split(nlri: &Self::Nlri) -> (Self, u32, Self::Extra);
     /// The NLRI back from its parts.
     fn join(&self, label: u32, extra: &Self::Extra) -> Self::Nlri;
+    /// Octets the NLRI takes on the wire.
+    fn nlri_len(n: &Self::Nlri) -> usize;
 
     /// Reachable NLRI of this family in `u` with their next hop.
     fn reach(u: &Update) -> Option<(Option<IpAddr>, &[Self::Nlri])>;
@@ -105,6 +107,10 @@ impl RouteKey for EvpnRouteKey {
         n
     }
 
+    fn nlri_len(n: &EvpnNlri) -> usize {
+        n.encoded_len()
+    }
+
     fn reach(u: &Update) -> Option<(Option<IpAddr>, &[EvpnNlri])> {
         let m = u.mp_reach()?;
         match &m.nlri {
@@ -153,6 +159,10 @@ impl RouteKey for Ipv4Prefix {
 
     fn join(&self, _: u32, _: &()) -> Ipv4Prefix {
         *self
+    }
+
+    fn nlri_len(n: &Ipv4Prefix) -> usize {
+        n.encoded_len()
     }
 
     /// The NLRI field (RFC 4271); IPv4 unicast in MP_REACH is not used by FRR or GoBGP

@@ -228,6 +228,9 @@ impl Rib {
     /// the reachable routes into withdrawals, a session reset applies nothing and returns
     /// the NOTIFICATION to send. End-of-RIB is the session layer's (see `sweep_stale`).
     pub fn apply_update(&mut self, peer: PeerId, u: &Update) -> Result<Changes, RibError> {
+        if peer == LOCAL {
+            return Err(RibError::PeerInUse(LOCAL));
+        }
         self.core.peer(peer)?;
         let treat_as_withdraw = match u.verdict() {
             Verdict::SessionReset(n) => return Err(RibError::SessionReset(n)),
