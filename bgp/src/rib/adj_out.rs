@@ -169,15 +169,19 @@ pub(crate) fn drain<K: RouteKey>(
     let budget = max_messages.saturating_mul(per_msg).max(KEYS_PER_DRAIN);
     let mut keys: Vec<K> = std::mem::take(&mut out.deferred);
     let more = budget.saturating_sub(keys.len());
+    // A deferred key that changed again is dirty too: look at it once.
+    let deferred: HashSet<K> = keys.iter().copied().collect();
+    let fresh = |k: &K| !deferred.contains(k);
     if more >= out.dirty.len() {
-        keys.extend(out.dirty.drain());
+        keys.extend(out.dirty.drain().filter(fresh));
     } else {
         // Removes without hashing the keys again.
         let mut taken = 0;
-        keys.extend(out.dirty.extract_if(|_| {
+        let picked = out.dirty.extract_if(|_| {
             taken += 1;
             taken <= more
-        }));
+        });
+        keys.extend(picked.filter(fresh));
     }
     // More keys wait: a part-filled last message of a group can wait for them.
     let hold_tails = !out.dirty.is_empty();

@@ -757,3 +757,37 @@ fn attributes_too_large_to_send_withdraw_the_older_version() {
     assert_eq!(r.stats(b).unwrap().unsendable, 1);
     assert_eq!(r.adj_out::<EvpnRouteKey>(b).unwrap().advertised(), 0);
 }
+
+#[test]
+fn deferred_tail_keys_that_change_again_are_sent_once_and_last_version_wins() {
+    let mut r = rib();
+    let a = r.add_peer(peer(65100, 1));
+    let b = r.add_peer(peer(LOCAL_AS, 2));
+    r.peer_up(b, AfiSafi::L2VPN_EVPN).unwrap();
+    let x = attrs(&[65100]);
+    let routes: Vec<_> = (0..600).map(mac).collect();
+    r.apply_update(a, &reach(&x, vtep(1), routes.clone()))
+        .unwrap();
+    // 256 keys looked at (test setting): full messages out, the tail deferred.
+    let mut msgs = r.drain(b, AfiSafi::L2VPN_EVPN, 1).unwrap();
+    let deferred = r.adj_out::<EvpnRouteKey>(b).unwrap().deferred.clone();
+    assert!(!deferred.is_empty());
+    // Those keys change again (new next hop) while deferred.
+    let moved: Vec<_> = deferred.iter().map(|k| k.to_nlri()).collect();
+    let moved: Vec<_> = routes
+        .iter()
+        .filter(|n| moved.iter().any(|m| m.key() == n.key()))
+        .cloned()
+        .collect();
+    r.apply_update(a, &reach(&x, vtep(7), moved.clone()))
+        .unwrap();
+    while r.pending(b, AfiSafi::L2VPN_EVPN) > 0 {
+        msgs.extend(r.drain(b, AfiSafi::L2VPN_EVPN, 1).unwrap());
+    }
+    let got = announced(&msgs);
+    assert_eq!(got.len(), 600, "each route announced exactly once");
+    for (n, at) in &got {
+        let want = if moved.contains(n) { vtep(7) } else { vtep(1) };
+        assert_eq!(at.next_hop, Some(want));
+    }
+}
