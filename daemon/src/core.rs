@@ -21,7 +21,7 @@ use crate::control::server::ControlRequest;
 use crate::control::{Command, PeerDetail, PeerSummary, Response};
 use crate::listener;
 use crate::peer::{self, settings, PeerCmd, PeerEvent, PeerHandle, PeerSettings, PeerView};
-use crate::routes::PeerRoutes;
+use crate::rib::SpeakerRib;
 
 /// Capacity of the peers -> core channel (UPDATEs): bounded so a flood slows its
 /// sender's TCP instead of growing memory.
@@ -40,7 +40,7 @@ pub struct Core {
     host: Option<String>,
     listeners: Vec<Arc<TcpListener>>,
     peers: BTreeMap<IpAddr, PeerHandle>,
-    routes: BTreeMap<IpAddr, PeerRoutes>,
+    rib: SpeakerRib,
     events_tx: mpsc::Sender<PeerEvent>,
     next_instance: u64,
 }
@@ -59,13 +59,16 @@ impl Core {
         listeners: Vec<Arc<TcpListener>>,
         events_tx: mpsc::Sender<PeerEvent>,
     ) -> Self {
+        let g = &config.file.global;
+        let mut rib_config = bgp::rib::RibConfig::new(g.asn, g.router_id);
+        rib_config.cluster_id = g.cluster_id;
         Self {
             path,
             config,
             host: settings::hostname(),
             listeners,
             peers: BTreeMap::new(),
-            routes: BTreeMap::new(),
+            rib: SpeakerRib::new(rib_config),
             events_tx,
             next_instance: 0,
         }
@@ -130,6 +133,7 @@ impl Core {
                     }
                 },
             }
+            self.flush_out();
         }
     }
 
@@ -160,22 +164,14 @@ impl Core {
         }
     }
 
-    /// The RIB seam: today route counts; with `bgp::rib` the Adj-RIB-In / best path.
+    /// Peer events into the RIB; the Adj-RIB-Out is drained after every event
+    /// (`flush_out`). Loc-RIB changes are where the EVPN service's import plugs in.
     fn on_peer_event(&mut self, ev: PeerEvent) {
         match ev {
             PeerEvent::Established { peer, negotiated } => {
                 debug!(%peer, families = ?negotiated.families, "RIB: session up");
-                self.routes.entry(peer).or_default().clear();
-                // The Adj-RIB-Out seam: nothing to advertise yet, so the initial update
-                // is just End-of-RIB for every negotiated family (RFC 4724 section 2),
-                // which graceful-restart peers wait for.
-                let eor = negotiated
-                    .families
-                    .iter()
-                    .map(|f| bgp::packet::Update::end_of_rib(*f))
-                    .collect();
                 if let Some(h) = self.peers.get(&peer) {
-                    let _ = h.cmd.send(PeerCmd::SendUpdates(eor));
+                    self.rib.established(peer, &negotiated, &h.settings);
                 }
             }
             PeerEvent::Down {
@@ -184,24 +180,31 @@ impl Core {
                 stale,
             } => {
                 debug!(%peer, %reason, stale = stale.is_some(), "RIB: session down");
-                // Stale routes need the RIB's GR sweep; counts start over.
-                self.routes.entry(peer).or_default().clear();
+                self.rib.down(peer, stale.as_ref());
             }
-            PeerEvent::Update {
-                peer,
-                update,
-                verdict,
-            } => {
-                self.routes.entry(peer).or_default().apply(
-                    &update,
-                    &verdict,
-                    std::time::Instant::now(),
-                );
+            PeerEvent::Update { peer, update, .. } => {
+                // The session delivered it with its RFC 7606 verdict; the RIB reads the
+                // same verdict from the UPDATE itself.
+                let _changes = self.rib.update(peer, &update);
+                if let Some(h) = self.peers.get(&peer) {
+                    if !h.settings.session.max_prefix.is_empty() {
+                        for m in &h.settings.session.max_prefix {
+                            let count = self.rib.prefix_count(peer, m.family);
+                            let _ = h.cmd.send(PeerCmd::PrefixCount {
+                                family: m.family,
+                                count,
+                            });
+                        }
+                    }
+                }
             }
             PeerEvent::RouteRefresh { peer, refresh } => {
-                // No Adj-RIB-Out yet: nothing to re-send.
+                // Our Adj-RIB-Out is state: re-advertising means marking it all dirty,
+                // which the RIB does when the family comes up again.
                 debug!(%peer, ?refresh, "route refresh received");
+                self.rib.refresh(peer, refresh.family);
             }
+            PeerEvent::BatchDone { peer } => self.rib.batch_done(peer),
             PeerEvent::Gone { peer, instance } => {
                 if self
                     .peers
@@ -209,8 +212,22 @@ impl Core {
                     .is_some_and(|h| h.instance == instance)
                 {
                     self.peers.remove(&peer);
-                    self.routes.remove(&peer);
+                    self.rib.removed(peer);
                 }
+            }
+        }
+    }
+
+    /// Hands every peer without a batch in flight its next Adj-RIB-Out batch.
+    fn flush_out(&mut self) {
+        for (addr, out) in self.rib.outgoing() {
+            let cmd = match out {
+                crate::rib::Outgoing::Encoded(m) => PeerCmd::SendEncoded(m),
+                crate::rib::Outgoing::Updates(u) => PeerCmd::SendUpdates(u),
+            };
+            match self.peers.get(&addr) {
+                Some(h) if h.cmd.send(cmd).is_ok() => {}
+                _ => self.rib.removed(addr),
             }
         }
     }
@@ -252,13 +269,7 @@ impl Core {
                 });
             }
             Command::ShowRoutes { filter } => {
-                let now = std::time::Instant::now();
-                let mut rows: Vec<_> = self
-                    .routes
-                    .iter()
-                    .filter(|(p, _)| filter.peer.is_none_or(|f| f == **p))
-                    .flat_map(|(p, r)| r.evpn_rows(*p, &filter, now))
-                    .collect();
+                let mut rows = self.rib.rows(&filter);
                 // FRR's order: by RD, then prefix, then peer.
                 rows.sort_by(|a, b| {
                     (&a.rd, a.route_type, &a.prefix, a.peer).cmp(&(
@@ -297,7 +308,7 @@ impl Core {
             .map(|(a, h)| {
                 let (tx, rx) = oneshot::channel();
                 let _ = h.cmd.send(PeerCmd::Show(tx));
-                let counts = self.routes.get(a).cloned().unwrap_or_default().counts();
+                let counts = self.rib.counts(*a);
                 (rx, counts)
             })
             .collect()
@@ -338,7 +349,7 @@ impl Core {
                         listener::set_md5(&self.listeners, addr, None, None);
                     }
                     self.peers.remove(&addr);
-                    self.routes.remove(&addr);
+                    self.rib.removed(addr);
                     removed += 1;
                 }
                 Some(s) if s != h.settings && s.session.validate().is_err() => {

@@ -113,6 +113,7 @@ fn yes(b: bool) -> &'static str {
 pub fn render_routes(rows: &[RouteView]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "EVPN paths: {}", rows.len());
+    let _ = writeln!(o, "Status codes: * valid, > best, S stale");
     let mut rd: Option<&Option<String>> = None;
     for r in rows {
         if rd != Some(&r.rd) {
@@ -120,11 +121,17 @@ pub fn render_routes(rows: &[RouteView]) -> String {
             let _ = writeln!(o);
             let _ = writeln!(o, "Route Distinguisher: {}", r.rd.as_deref().unwrap_or("-"));
         }
-        wrap(&mut o, "  ", &r.prefix);
+        // FRR's status codes: `*` valid, `>` best, `S` stale.
+        let mark = format!(
+            "*{}{}",
+            if r.best { ">" } else { " " },
+            if r.stale { "S" } else { " " }
+        );
+        wrap(&mut o, "", &format!("{mark}{}", r.prefix));
         let mut line = format!(
             "next hop {}  peer {}",
             r.next_hop.map(|n| n.to_string()).unwrap_or("-".into()),
-            r.peer
+            r.peer.map(|p| p.to_string()).unwrap_or("local".into())
         );
         if let Some(v) = r.vni {
             let _ = write!(line, "  VNI {v}");
@@ -135,7 +142,9 @@ pub fn render_routes(rows: &[RouteView]) -> String {
         if let Some(s) = r.mac_mobility_seq {
             let _ = write!(line, "  seq {s}{}", if r.sticky { " sticky" } else { "" });
         }
-        let _ = write!(line, "  age {}", duration(r.age_secs));
+        if !r.as_path.is_empty() {
+            let _ = write!(line, "  path {}", r.as_path);
+        }
         wrap(&mut o, "      ", &line);
         if !r.extended_communities.is_empty() {
             wrap(&mut o, "      ", &r.extended_communities.join(" "));

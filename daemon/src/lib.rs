@@ -9,6 +9,7 @@ pub mod decode;
 pub mod listener;
 pub mod logging;
 pub mod peer;
+pub mod rib;
 pub mod routes;
 pub mod sockopt;
 pub mod tasks;

@@ -81,6 +81,9 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
         dir: dir.join("gobgpd-state"),
     };
     wait_listening(SocketAddr::from((g, pg)));
+    // e2: an iBGP neighbour of e, to see routes pass through evpnd's RIB.
+    let e2 = ip(53);
+    let pe2 = free_port(e2);
     let ev = Evpnd::start(
         &dir,
         "e",
@@ -89,11 +92,27 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
             "10.0.0.52",
             SocketAddr::from((e, pe)),
             &dir.join("e/evpnd.sock"),
-            &[PeerLine::new(g, pg).remote_as(65002)],
+            &[
+                PeerLine::new(g, pg).remote_as(65002),
+                PeerLine::new(e2, pe2),
+            ],
+            "",
+        ),
+    );
+    let ev2 = Evpnd::start(
+        &dir,
+        "e2",
+        &config(
+            65000,
+            "10.0.0.53",
+            SocketAddr::from((e2, pe2)),
+            &dir.join("e2/evpnd.sock"),
+            &[PeerLine::new(e, pe)],
             "",
         ),
     );
     ev.wait_established("127.0.0.51", Duration::from_secs(20));
+    ev.wait_established("127.0.0.53", Duration::from_secs(20));
     let gobgp = |args: &[&str]| {
         let out = Command::new("gobgp")
             .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
@@ -203,6 +222,7 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
         "{r}"
     );
     assert_eq!(r["as_path"], "65002");
+    assert_eq!(r["best"], true);
     let r3 = routes(&["--type", "3"]);
     assert_eq!(r3.len(), 1, "{r3:?}");
     let r = &r3[0];
@@ -229,6 +249,30 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
         std::fs::write(path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
     }
 
+    // Through evpnd's RIB to its iBGP neighbour: same routes, VTEP next hop kept.
+    let on_e2 = || -> Vec<serde_json::Value> {
+        let out = ev2.ctl(&["show", "routes", "-j"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || on_e2().len() == 2),
+        "{:?}",
+        on_e2()
+    );
+    for r in on_e2() {
+        assert_eq!(r["peer"], "127.0.0.52", "{r}");
+        assert_eq!(r["next_hop"], "10.0.0.51", "{r}");
+        assert_eq!(r["as_path"], "65002", "{r}");
+        assert_eq!(r["local_pref"], 100, "{r}");
+        assert_eq!(r["route_targets"], serde_json::json!(["65002:100"]));
+    }
+    let sent = ev.peers();
+    let to_e2 = sent.iter().find(|p| p["address"] == "127.0.0.53").unwrap();
+    assert_eq!(to_e2["prefixes"][0]["sent"], 2, "{to_e2}");
+
     let mut del = t2.to_vec();
     del[4] = "del";
     gobgp(&del);
@@ -245,6 +289,11 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
             .unwrap()
             >= 3,
         "{v}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || on_e2().len() == 1),
+        "withdrawal not passed on: {:?}",
+        on_e2()
     );
 }
 

@@ -58,6 +58,15 @@ impl Conn {
         self.tx.try_send(msg).map_err(|_| Stuck)
     }
 
+    /// Queues one encoded message, waiting (at most `within`) for room: how the
+    /// Adj-RIB-Out is paced by what the peer reads.
+    pub async fn send_wait(&self, msg: Bytes, within: Duration) -> Result<(), Stuck> {
+        match tokio::time::timeout(within, self.tx.send(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Stuck),
+        }
+    }
+
     /// Flushes what is queued, shuts down the write side (FIN) and drains the read side
     /// briefly. The handle finishes when the writer is done (so a caller that exits the
     /// process can wait for the NOTIFICATION to leave).

@@ -54,6 +54,10 @@ pub enum PeerEvent {
         peer: IpAddr,
         refresh: RouteRefresh,
     },
+    /// A batch from `SendEncoded`/`SendUpdates` is queued for writing: send the next.
+    BatchDone {
+        peer: IpAddr,
+    },
     /// The task ended (removed from the config, or a dynamic peer whose session ended).
     Gone {
         peer: IpAddr,
@@ -73,6 +77,13 @@ pub enum PeerCmd {
     /// UPDATEs from the Adj-RIB-Out for the Established session (dropped when the session
     /// is not Established: the RIB re-sends everything on the next Established).
     SendUpdates(Vec<Update>),
+    /// Packed UPDATEs from the Adj-RIB-Out; answered with `PeerEvent::BatchDone`.
+    SendEncoded(Vec<bytes::Bytes>),
+    /// From the RIB: routes held from the peer in a family (max-prefix).
+    PrefixCount {
+        family: bgp::packet::AfiSafi,
+        count: u64,
+    },
     /// The config changed: Cease 6/6 and start again with the new settings.
     Replace(Box<PeerSettings>),
     /// Send the Cease for `reason`; with `exit`, flush and end the task.
@@ -351,7 +362,28 @@ impl PeerTask {
                     status: self.main.session.status(std_now()),
                 });
             }
-            PeerCmd::SendUpdates(updates) => self.send_updates(updates).await,
+            PeerCmd::SendUpdates(updates) => {
+                let codec = self.main.codec;
+                let msgs = updates
+                    .into_iter()
+                    .filter_map(|u| {
+                        let mut buf = BytesMut::new();
+                        match Message::Update(u).encode(&codec, &mut buf) {
+                            Ok(()) => Some(buf.freeze()),
+                            Err(e) => {
+                                error!(peer = %self.settings.address, error = %e, "cannot encode an UPDATE");
+                                None
+                            }
+                        }
+                    })
+                    .collect();
+                self.send_encoded(msgs).await;
+            }
+            PeerCmd::SendEncoded(msgs) => self.send_encoded(msgs).await,
+            PeerCmd::PrefixCount { family, count } => {
+                self.feed(Which::Main, Input::PrefixCount { family, count })
+                    .await;
+            }
             PeerCmd::Clear { soft: false } => {
                 self.stopped = false;
                 let reason = StopReason::AdminReset { message: None };
@@ -416,28 +448,28 @@ impl PeerTask {
         false
     }
 
-    async fn send_updates(&mut self, updates: Vec<Update>) {
+    /// Queues a batch, waiting for room in the write queue (this is the pacing of the
+    /// Adj-RIB-Out), then tells the core it may send the next.
+    async fn send_encoded(&mut self, msgs: Vec<bytes::Bytes>) {
         let addr = self.settings.address;
-        if self.main.session.state() != State::Established {
-            return;
-        }
-        let Some(conn) = self.main.conn.as_ref() else {
-            return;
-        };
-        let codec = self.main.codec;
         let mut sent = 0u64;
         let mut stuck = false;
-        for u in updates {
-            let mut buf = BytesMut::new();
-            if let Err(e) = Message::Update(u).encode(&codec, &mut buf) {
-                error!(peer = %addr, error = %e, "cannot encode an UPDATE");
-                continue;
+        if self.main.session.state() == State::Established {
+            // A peer that does not make room within its hold time is not reading.
+            let hold = self
+                .main
+                .session
+                .negotiated()
+                .map_or(90, |n| u64::from(n.hold_time).max(30));
+            if let Some(conn) = self.main.conn.as_ref() {
+                for m in msgs {
+                    if conn.send_wait(m, Duration::from_secs(hold)).await.is_err() {
+                        stuck = true;
+                        break;
+                    }
+                    sent += 1;
+                }
             }
-            if conn.send(buf.freeze()).is_err() {
-                stuck = true;
-                break;
-            }
-            sent += 1;
         }
         if sent > 0 {
             self.feed(Which::Main, Input::UpdatesSent { count: sent })
@@ -450,6 +482,7 @@ impl PeerTask {
             }
             self.feed(Which::Main, Input::TcpConnectionFails).await;
         }
+        self.send_core(PeerEvent::BatchDone { peer: addr }).await;
     }
 
     async fn stop(&mut self, reason: StopReason) {

@@ -26,6 +26,10 @@ pub struct PeerSettings {
     pub peer_group: Option<String>,
     /// Created from a listen range (goes away when its session ends).
     pub dynamic: bool,
+    /// Route reflector client (RFC 4456).
+    pub rr_client: bool,
+    /// Advertise ourselves as next hop instead of the originating VTEP.
+    pub next_hop_self: bool,
 }
 
 /// This machine's host name for the FQDN capability (as FRR sends it).
@@ -100,5 +104,7 @@ pub fn build(global: &Global, p: &PeerConfig, dynamic: bool, host: Option<String
         description: p.description.clone(),
         peer_group: p.peer_group.clone(),
         dynamic,
+        rr_client: p.route_reflector_client,
+        next_hop_self: p.next_hop == config::NextHopMode::SelfAddress,
     }
 }

@@ -1,0 +1,275 @@
+//! The core's use of `bgp::rib`: peers registered by address, sessions up/down, UPDATEs
+//! applied, and the Adj-RIB-Out drained to each peer in paced batches (one batch in
+//! flight per peer; the next one only after the peer task queued the last for writing),
+//! so a slow peer keeps its backlog as RIB state, not as queued bytes. End-of-RIB
+//! follows the initial advertisement of each family.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use bgp::packet::evpn::EvpnRouteKey;
+use bgp::packet::{AfiSafi, Update};
+use bgp::rib::{self, PeerId, Rib, RibConfig, LOCAL};
+use bgp::session::{Negotiated, StaleRoutes};
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use crate::control::FamilyCounts;
+use crate::peer::PeerSettings;
+use crate::routes::{RouteFilter, RouteView};
+
+/// UPDATE messages per batch handed to a peer task.
+pub const BATCH: usize = 64;
+
+/// The families the RIB keeps.
+const FAMILIES: [AfiSafi; 2] = [AfiSafi::L2VPN_EVPN, AfiSafi::IPV4_UNICAST];
+
+/// What to hand a peer task.
+pub enum Outgoing {
+    /// Packed UPDATEs from the Adj-RIB-Out.
+    Encoded(Vec<Bytes>),
+    /// End-of-RIB markers.
+    Updates(Vec<Update>),
+}
+
+struct Up {
+    families: Vec<AfiSafi>,
+    /// No batch in flight: the next one may be drained.
+    ready: bool,
+    /// Families whose End-of-RIB is still due (after the initial advertisement).
+    eor: Vec<AfiSafi>,
+}
+
+pub struct SpeakerRib {
+    rib: Rib,
+    ids: BTreeMap<IpAddr, PeerId>,
+    up: BTreeMap<IpAddr, Up>,
+}
+
+impl SpeakerRib {
+    pub fn new(cfg: RibConfig) -> Self {
+        Self {
+            rib: Rib::new(cfg),
+            ids: BTreeMap::new(),
+            up: BTreeMap::new(),
+        }
+    }
+
+    pub fn established(&mut self, addr: IpAddr, n: &Negotiated, s: &PeerSettings) {
+        let mut pc = rib::PeerConfig::new(addr, n.peer_as, n.peer_id);
+        pc.local_address = s.local;
+        pc.rr_client = s.rr_client;
+        pc.next_hop_self = s.next_hop_self;
+        pc.opts = n.codec;
+        let id = match self.ids.get(&addr) {
+            Some(&id) => {
+                if let Err(e) = self.rib.set_peer(id, pc) {
+                    warn!(peer = %addr, error = %e, "RIB: cannot update the peer");
+                }
+                id
+            }
+            None => {
+                let id = self.rib.add_peer(pc);
+                self.ids.insert(addr, id);
+                id
+            }
+        };
+        let families: Vec<AfiSafi> = FAMILIES
+            .into_iter()
+            .filter(|f| n.families.contains(f))
+            .collect();
+        for f in &families {
+            if let Err(e) = self.rib.peer_up(id, *f) {
+                warn!(peer = %addr, error = %e, "RIB: peer_up");
+            }
+        }
+        self.up.insert(
+            addr,
+            Up {
+                eor: families.clone(),
+                families,
+                ready: true,
+            },
+        );
+    }
+
+    /// The session left Established: withdraw its routes, or keep them stale (GR).
+    pub fn down(&mut self, addr: IpAddr, stale: Option<&StaleRoutes>) {
+        self.up.remove(&addr);
+        let Some(&id) = self.ids.get(&addr) else {
+            return;
+        };
+        match stale {
+            Some(s) => {
+                self.rib.out_down(id);
+                for f in FAMILIES {
+                    if s.families.contains(&f) {
+                        let n = self.rib.mark_stale(id, f).unwrap_or(0);
+                        debug!(peer = %addr, family = %f, routes = n, "RIB: kept as stale");
+                    } else {
+                        // Families outside the peer's GR capability are withdrawn at once.
+                        let _ = self.rib.mark_stale(id, f);
+                        let _ = self.rib.sweep_stale(id, f);
+                    }
+                }
+            }
+            None => {
+                let _ = self.rib.peer_down(id);
+            }
+        }
+    }
+
+    /// The peer is gone for good (removed from the config, dynamic peer ended).
+    pub fn removed(&mut self, addr: IpAddr) {
+        self.up.remove(&addr);
+        if let Some(id) = self.ids.remove(&addr) {
+            let _ = self.rib.remove_peer(id);
+        }
+    }
+
+    /// Applies an UPDATE (End-of-RIB sweeps the peer's stale routes). Returns the
+    /// Loc-RIB changes for the EVPN service, and the Adj-RIB-In sizes per family for
+    /// max-prefix.
+    pub fn update(&mut self, addr: IpAddr, u: &Update) -> Option<rib::Changes> {
+        let id = *self.ids.get(&addr)?;
+        if let Some(f) = u.is_end_of_rib() {
+            return self.rib.sweep_stale(id, f).ok();
+        }
+        match self.rib.apply_update(id, u) {
+            Ok(ch) => Some(ch),
+            Err(e) => {
+                debug!(peer = %addr, error = %e, "RIB: UPDATE not applied");
+                None
+            }
+        }
+    }
+
+    /// Routes held from `addr` in `family`.
+    pub fn prefix_count(&self, addr: IpAddr, family: AfiSafi) -> u64 {
+        self.ids
+            .get(&addr)
+            .map_or(0, |&id| u64::from(self.rib.prefix_count(id, family)))
+    }
+
+    /// ROUTE-REFRESH from the peer: re-advertise the family from scratch.
+    pub fn refresh(&mut self, addr: IpAddr, family: AfiSafi) {
+        let (Some(&id), Some(up)) = (self.ids.get(&addr), self.up.get(&addr)) else {
+            return;
+        };
+        if up.families.contains(&family) {
+            if let Err(e) = self.rib.peer_up(id, family) {
+                warn!(peer = %addr, error = %e, "RIB: refresh");
+            }
+        }
+    }
+
+    /// The peer task queued the last batch: the next one may go.
+    pub fn batch_done(&mut self, addr: IpAddr) {
+        if let Some(u) = self.up.get_mut(&addr) {
+            u.ready = true;
+        }
+    }
+
+    /// The next batch for every peer that has none in flight and something pending.
+    pub fn outgoing(&mut self) -> Vec<(IpAddr, Outgoing)> {
+        let mut out = Vec::new();
+        for (addr, up) in self.up.iter_mut() {
+            if !up.ready {
+                continue;
+            }
+            let Some(&id) = self.ids.get(addr) else {
+                continue;
+            };
+            let mut msgs = Vec::new();
+            for f in &up.families {
+                while msgs.len() < BATCH && self.rib.pending(id, *f) > 0 {
+                    match self.rib.drain(id, *f, BATCH - msgs.len()) {
+                        Ok(v) if v.is_empty() => break,
+                        Ok(v) => msgs.extend(v.into_iter().map(|b| b.freeze())),
+                        Err(e) => {
+                            warn!(peer = %addr, error = %e, "RIB: drain failed");
+                            break;
+                        }
+                    }
+                }
+            }
+            if !msgs.is_empty() {
+                up.ready = false;
+                out.push((*addr, Outgoing::Encoded(msgs)));
+                continue;
+            }
+            // Initial advertisement done for these families: End-of-RIB.
+            let done: Vec<AfiSafi> = up
+                .eor
+                .iter()
+                .copied()
+                .filter(|f| self.rib.pending(id, *f) == 0)
+                .collect();
+            if !done.is_empty() {
+                up.eor.retain(|f| !done.contains(f));
+                up.ready = false;
+                out.push((
+                    *addr,
+                    Outgoing::Updates(done.into_iter().map(Update::end_of_rib).collect()),
+                ));
+            }
+        }
+        out
+    }
+
+    pub fn counts(&self, addr: IpAddr) -> Vec<FamilyCounts> {
+        let Some(&id) = self.ids.get(&addr) else {
+            return vec![FamilyCounts {
+                family: AfiSafi::L2VPN_EVPN.to_string(),
+                received: 0,
+                sent: 0,
+            }];
+        };
+        let mut v = Vec::new();
+        let evpn_sent = self
+            .rib
+            .adj_out::<EvpnRouteKey>(id)
+            .map_or(0, |o| o.advertised());
+        v.push(FamilyCounts {
+            family: AfiSafi::L2VPN_EVPN.to_string(),
+            received: u64::from(self.rib.prefix_count(id, AfiSafi::L2VPN_EVPN)),
+            sent: evpn_sent as u64,
+        });
+        let v4_in = self.rib.prefix_count(id, AfiSafi::IPV4_UNICAST);
+        let v4_out = self
+            .rib
+            .adj_out::<bgp::packet::Ipv4Prefix>(id)
+            .map_or(0, |o| o.advertised());
+        if v4_in > 0 || v4_out > 0 {
+            v.push(FamilyCounts {
+                family: AfiSafi::IPV4_UNICAST.to_string(),
+                received: u64::from(v4_in),
+                sent: v4_out as u64,
+            });
+        }
+        v
+    }
+
+    /// Every EVPN path (best first per route) passing `f`.
+    pub fn rows(&self, f: &RouteFilter) -> Vec<RouteView> {
+        let table = self.rib.table::<EvpnRouteKey>();
+        let mut rows = Vec::new();
+        for (key, _) in table.iter() {
+            for (i, p) in table.paths(key).iter().enumerate() {
+                let Some(route) = self.rib.received(key, p.peer) else {
+                    continue;
+                };
+                let peer = if p.peer == LOCAL {
+                    None
+                } else {
+                    self.rib.peer_config(p.peer).ok().map(|c| c.address)
+                };
+                let row = RouteView::from_rib(peer, &route.nlri, &route.attrs, i == 0, route.stale);
+                if f.matches(&row) {
+                    rows.push(row);
+                }
+            }
+        }
+        rows
+    }
+}
