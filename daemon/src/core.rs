@@ -121,7 +121,14 @@ impl Core {
         }
         self.listen_range_md5();
         loop {
+            let restart_at = self.rib.next_restart_deadline();
             tokio::select! {
+                _ = async {
+                    match restart_at {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.rib.restart_timers(tokio::time::Instant::now()),
                 Some((s, a)) = inp.accepted.recv() => self.accepted(s, a),
                 Some(ev) = inp.events.recv() => self.on_peer_event(ev),
                 Some((cmd, reply)) = inp.control.recv() => self.control(cmd, reply),

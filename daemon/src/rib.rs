@@ -12,7 +12,8 @@ use bgp::packet::{AfiSafi, Update};
 use bgp::rib::{self, PeerId, Rib, RibConfig, LOCAL};
 use bgp::session::{Negotiated, StaleRoutes};
 use bytes::Bytes;
-use tracing::{debug, warn};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
 
 use crate::control::FamilyCounts;
 use crate::peer::PeerSettings;
@@ -44,6 +45,9 @@ pub struct SpeakerRib {
     rib: Rib,
     ids: BTreeMap<IpAddr, PeerId>,
     up: BTreeMap<IpAddr, Up>,
+    /// Peers whose routes are kept stale (RFC 4724): when the restart time runs out
+    /// before the session is back, the stale routes are swept.
+    restart_deadlines: BTreeMap<IpAddr, (Instant, Vec<AfiSafi>)>,
 }
 
 impl SpeakerRib {
@@ -52,10 +56,13 @@ impl SpeakerRib {
             rib: Rib::new(cfg),
             ids: BTreeMap::new(),
             up: BTreeMap::new(),
+            restart_deadlines: BTreeMap::new(),
         }
     }
 
     pub fn established(&mut self, addr: IpAddr, n: &Negotiated, s: &PeerSettings) {
+        // Back in time: the stale routes now wait for the peer's End-of-RIB instead.
+        self.restart_deadlines.remove(&addr);
         let mut pc = rib::PeerConfig::new(addr, n.peer_as, n.peer_id);
         pc.local_address = s.local;
         pc.rr_client = s.rr_client;
@@ -102,6 +109,8 @@ impl SpeakerRib {
         match stale {
             Some(s) => {
                 self.rib.out_down(id);
+                self.restart_deadlines
+                    .insert(addr, (Instant::now() + s.restart_time, s.families.clone()));
                 for f in FAMILIES {
                     if s.families.contains(&f) {
                         let n = self.rib.mark_stale(id, f).unwrap_or(0);
@@ -119,9 +128,38 @@ impl SpeakerRib {
         }
     }
 
+    /// When the next restart timer runs out.
+    pub fn next_restart_deadline(&self) -> Option<Instant> {
+        self.restart_deadlines.values().map(|(t, _)| *t).min()
+    }
+
+    /// Sweeps the stale routes of peers whose restart time ran out.
+    pub fn restart_timers(&mut self, now: Instant) {
+        let due: Vec<IpAddr> = self
+            .restart_deadlines
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in due {
+            let Some((_, families)) = self.restart_deadlines.remove(&addr) else {
+                continue;
+            };
+            let Some(&id) = self.ids.get(&addr) else {
+                continue;
+            };
+            for f in families {
+                if let Ok(ch) = self.rib.sweep_stale(id, f) {
+                    info!(peer = %addr, family = %f, routes = ch.len(), "restart time over: stale routes removed");
+                }
+            }
+        }
+    }
+
     /// The peer is gone for good (removed from the config, dynamic peer ended).
     pub fn removed(&mut self, addr: IpAddr) {
         self.up.remove(&addr);
+        self.restart_deadlines.remove(&addr);
         if let Some(id) = self.ids.remove(&addr) {
             let _ = self.rib.remove_peer(id);
         }

@@ -517,3 +517,131 @@ fn gtsm_with_frr() {
         0
     );
 }
+
+/// Graceful restart (RFC 4724) as helper: gobgpd announces GR with a 4 s restart time
+/// and dies (SIGKILL, no NOTIFICATION): evpnd keeps its route marked stale, then removes
+/// it when the restart time runs out without the session coming back.
+#[test]
+fn graceful_restart_helper_keeps_then_sweeps_stale_routes() {
+    require("gobgpd");
+    require("gobgp");
+    let dir = scratch("gr");
+    let (g, e) = (ip(55), ip(56));
+    let (pg, pe, api) = (free_port(g), free_port(e), free_port(Ipv4Addr::LOCALHOST));
+    let conf = dir.join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"[global.config]
+  as = 65002
+  router-id = "10.0.0.55"
+  port = {pg}
+  local-address-list = ["{g}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{e}"
+    peer-as = 65000
+  [neighbors.transport.config]
+    passive-mode = true
+  [neighbors.graceful-restart.config]
+    enabled = true
+    restart-time = 4
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l2vpn-evpn"
+    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true
+"#
+        ),
+    )
+    .unwrap();
+    let child = Command::new("gobgpd")
+        .arg("-f")
+        .arg(&conf)
+        .args([
+            "-p",
+            "--pprof-disable",
+            "--api-hosts",
+            &format!("127.0.0.1:{api}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gobgpd");
+    let mut gobgpd = Proc {
+        child,
+        dir: dir.join("gobgpd-state"),
+    };
+    wait_listening(SocketAddr::from((g, pg)));
+    let ev = Evpnd::start(
+        &dir,
+        "e",
+        &config(
+            65000,
+            "10.0.0.56",
+            SocketAddr::from((e, pe)),
+            &dir.join("e/evpnd.sock"),
+            &[PeerLine::new(g, pg).remote_as(65002)],
+            "",
+        ),
+    );
+    ev.wait_established("127.0.0.55", Duration::from_secs(20));
+    let v = ev.peer("127.0.0.55");
+    assert_eq!(
+        v["session"]["negotiated"]["graceful_restart"]["restart_time"], 4,
+        "{v}"
+    );
+    let out = Command::new("gobgp")
+        .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
+        .args([
+            "global",
+            "rib",
+            "-a",
+            "evpn",
+            "add",
+            "macadv",
+            "aa:bb:cc:00:00:09",
+            "10.1.1.9",
+            "etag",
+            "0",
+            "label",
+            "100",
+            "rd",
+            "10.0.0.55:100",
+            "rt",
+            "65002:100",
+            "encap",
+            "vxlan",
+            "nexthop",
+            "10.0.0.55",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let routes = || -> Vec<serde_json::Value> {
+        let out = ev.ctl(&["show", "routes", "-j"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    assert!(wait_until(Duration::from_secs(10), || routes().len() == 1));
+    assert_eq!(routes()[0]["stale"], false);
+
+    let _ = gobgpd.child.kill();
+    let _ = gobgpd.child.wait();
+    assert!(
+        wait_until(Duration::from_secs(3), || routes()
+            .first()
+            .is_some_and(|r| r["stale"] == true)),
+        "route not kept as stale: {:?}",
+        routes()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || routes().is_empty()),
+        "stale route not swept after the restart time: {:?}\n{}",
+        routes(),
+        ev.log_text()
+    );
+    assert!(ev.log_text().contains("stale routes removed"));
+}
