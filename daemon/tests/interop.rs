@@ -316,6 +316,18 @@ impl Frr {
         password: Option<&str>,
         extra: &str,
     ) -> Self {
+        Self::start_as(dir, ip, peer, password, extra, 65003)
+    }
+
+    /// FRR in AS `asn` (65000: iBGP with evpnd).
+    fn start_as(
+        dir: &Path,
+        ip: Ipv4Addr,
+        peer: Ipv4Addr,
+        password: Option<&str>,
+        extra: &str,
+        asn: u32,
+    ) -> Self {
         let bgpd = "/usr/lib/frr/bgpd";
         require(bgpd);
         require("vtysh");
@@ -330,7 +342,7 @@ impl Frr {
         std::fs::write(
             &conf,
             format!(
-                "frr defaults datacenter\nhostname frrpeer\nrouter bgp 65003\n \
+                "frr defaults datacenter\nhostname frrpeer\nrouter bgp {asn}\n \
                  bgp router-id 10.0.0.3\n no bgp default ipv4-unicast\n \
                  no bgp ebgp-requires-policy\n neighbor {peer} remote-as 65000\n \
                  neighbor {peer} passive\n neighbor {peer} timers 3 9\n{pw} \
@@ -644,4 +656,130 @@ fn graceful_restart_helper_keeps_then_sweeps_stale_routes() {
         ev.log_text()
     );
     assert!(ev.log_text().contains("stale routes removed"));
+}
+
+/// evpnd as route reflector (RFC 4456) between two iBGP clients: gobgpd injects a
+/// type-2 route, FRR receives it reflected with ORIGINATOR_ID = gobgpd's router id and
+/// CLUSTER_LIST = evpnd's cluster id, next hop (the VTEP) unchanged.
+#[test]
+fn route_reflector_between_gobgpd_and_frr() {
+    require("gobgpd");
+    require("gobgp");
+    let dir = scratch("rr");
+    let (g, rr, f) = (ip(81), ip(82), ip(83));
+    let (pg, prr, api) = (free_port(g), free_port(rr), free_port(Ipv4Addr::LOCALHOST));
+    let conf = dir.join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"[global.config]
+  as = 65000
+  router-id = "10.0.0.81"
+  port = {pg}
+  local-address-list = ["{g}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{rr}"
+    peer-as = 65000
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l2vpn-evpn"
+"#
+        ),
+    )
+    .unwrap();
+    let child = Command::new("gobgpd")
+        .arg("-f")
+        .arg(&conf)
+        .args([
+            "-p",
+            "--pprof-disable",
+            "--api-hosts",
+            &format!("127.0.0.1:{api}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gobgpd");
+    let _gobgpd = Proc {
+        child,
+        dir: dir.join("gobgpd-state"),
+    };
+    wait_listening(SocketAddr::from((g, pg)));
+    let frr = Frr::start_as(&dir, f, rr, None, "", 65000);
+    let frr_port = frr.addr.port();
+    let ev = Evpnd::start(
+        &dir,
+        "rr",
+        &config(
+            65000,
+            "10.0.0.82",
+            SocketAddr::from((rr, prr)),
+            &dir.join("rr/evpnd.sock"),
+            &[
+                PeerLine::new(g, pg).with("route_reflector_client = true"),
+                PeerLine::new(f, frr_port).with("route_reflector_client = true"),
+            ],
+            "",
+        ),
+    );
+    ev.wait_established("127.0.0.81", Duration::from_secs(20));
+    ev.wait_established("127.0.0.83", Duration::from_secs(20));
+    let out = Command::new("gobgp")
+        .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
+        .args([
+            "global",
+            "rib",
+            "-a",
+            "evpn",
+            "add",
+            "macadv",
+            "aa:bb:cc:00:00:81",
+            "10.1.1.81",
+            "etag",
+            "0",
+            "label",
+            "100",
+            "rd",
+            "10.0.0.81:100",
+            "rt",
+            "65000:100",
+            "encap",
+            "vxlan",
+            "nexthop",
+            "10.0.0.81",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let show = || {
+        let out = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&frr.vty)
+            .args(["-c", "show bgp l2vpn evpn route detail json"])
+            .output()
+            .expect("vtysh");
+        String::from_utf8_lossy(&out.stdout).replace([' ', '\n'], "")
+    };
+    let ok = wait_until(Duration::from_secs(10), || {
+        show().contains("aa:bb:cc:00:00:81")
+    });
+    assert!(ok, "FRR did not get the reflected route: {}", show());
+    let s = show();
+    assert!(s.contains("\"originatorId\":\"10.0.0.81\""), "{s}");
+    assert!(
+        s.contains("\"clusterList\":{\"list\":[\"10.0.0.82\"]}"),
+        "{s}"
+    );
+    assert!(s.contains("\"nexthops\":[{\"ip\":\"10.0.0.81\""), "{s}");
+    assert!(s.contains("\"peerId\":\"127.0.0.82\""), "{s}");
+    assert!(s.contains("RT:65000:100"), "{s}");
+    let to_frr = ev
+        .peers()
+        .into_iter()
+        .find(|p| p["address"] == "127.0.0.83")
+        .unwrap();
+    assert_eq!(to_frr["prefixes"][0]["sent"], 1, "{to_frr}");
 }
