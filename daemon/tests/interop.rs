@@ -782,4 +782,22 @@ fn route_reflector_between_gobgpd_and_frr() {
         .find(|p| p["address"] == "127.0.0.83")
         .unwrap();
     assert_eq!(to_frr["prefixes"][0]["sent"], 1, "{to_frr}");
+
+    // FRR asks for everything again (soft in = ROUTE-REFRESH): the Adj-RIB-Out re-sends.
+    let sent_before = ev.peer("127.0.0.83")["session"]["counters"]["updates"]["sent"]
+        .as_u64()
+        .unwrap();
+    let out = Command::new("vtysh")
+        .arg("--vty_socket")
+        .arg(&frr.vty)
+        .args(["-c", &format!("clear bgp l2vpn evpn {rr} soft in")])
+        .output()
+        .expect("vtysh");
+    assert!(out.status.success(), "{out:?}");
+    let ok = wait_until(Duration::from_secs(10), || {
+        let c = &ev.peer("127.0.0.83")["session"]["counters"];
+        c["route_refreshes"]["received"].as_u64() >= Some(1)
+            && c["updates"]["sent"].as_u64() > Some(sent_before)
+    });
+    assert!(ok, "no re-advertisement: {}", ev.peer("127.0.0.83"));
 }
