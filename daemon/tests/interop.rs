@@ -801,3 +801,110 @@ fn route_reflector_between_gobgpd_and_frr() {
     });
     assert!(ok, "no re-advertisement: {}", ev.peer("127.0.0.83"));
 }
+
+/// Max-prefix with teardown: the RIB's count of routes from gobgpd passes the limit of 1,
+/// the session sends Cease / Maximum Number of Prefixes Reached (6/1) and stays down.
+#[test]
+fn max_prefix_teardown_against_gobgpd() {
+    require("gobgpd");
+    require("gobgp");
+    let dir = scratch("maxpfx");
+    let (g, e) = (ip(85), ip(86));
+    let (pg, pe, api) = (free_port(g), free_port(e), free_port(Ipv4Addr::LOCALHOST));
+    let conf = dir.join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"[global.config]
+  as = 65002
+  router-id = "10.0.0.85"
+  port = {pg}
+  local-address-list = ["{g}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{e}"
+    peer-as = 65000
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l2vpn-evpn"
+"#
+        ),
+    )
+    .unwrap();
+    let child = Command::new("gobgpd")
+        .arg("-f")
+        .arg(&conf)
+        .args([
+            "-p",
+            "--pprof-disable",
+            "--api-hosts",
+            &format!("127.0.0.1:{api}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gobgpd");
+    let _gobgpd = Proc {
+        child,
+        dir: dir.join("gobgpd-state"),
+    };
+    wait_listening(SocketAddr::from((g, pg)));
+    let ev = Evpnd::start(
+        &dir,
+        "e",
+        &config(
+            65000,
+            "10.0.0.86",
+            SocketAddr::from((e, pe)),
+            &dir.join("e/evpnd.sock"),
+            &[PeerLine::new(g, pg)
+                .remote_as(65002)
+                .with("max_prefix = { limit = 1, action = \"teardown\" }")],
+            "",
+        ),
+    );
+    ev.wait_established("127.0.0.85", Duration::from_secs(20));
+    for mac in ["aa:bb:cc:00:00:85", "aa:bb:cc:00:00:86"] {
+        let out = Command::new("gobgp")
+            .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
+            .args([
+                "global",
+                "rib",
+                "-a",
+                "evpn",
+                "add",
+                "macadv",
+                mac,
+                "0.0.0.0",
+                "etag",
+                "0",
+                "label",
+                "100",
+                "rd",
+                "10.0.0.85:100",
+                "rt",
+                "65002:100",
+                "encap",
+                "vxlan",
+                "nexthop",
+                "10.0.0.85",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let ok = wait_until(Duration::from_secs(10), || {
+        let n = &ev.peer("127.0.0.85")["session"]["counters"]["last_notification_sent"];
+        n["code"] == 6 && n["subcode"] == 1
+    });
+    assert!(ok, "no Cease 6/1: {}", ev.peer("127.0.0.85"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_ne!(ev.state_of("127.0.0.85").as_deref(), Some("Established"));
+    assert!(
+        ev.log_text().to_lowercase().contains("prefix"),
+        "{}",
+        ev.log_text()
+    );
+}
