@@ -1,9 +1,11 @@
-//! The core task: owns the peers (their tasks and settings), the routes they sent, and
-//! answers the control API. Every input is a message into this one loop: accepted
-//! connections, peer events, control requests, reload and shutdown.
+//! The core task: owns the peers (their tasks and settings), the RIB (`rib.rs` around
+//! `bgp::rib`) and answers the control API. Every input is a message into this one loop:
+//! accepted connections, peer events, control requests, reload, shutdown, and the
+//! graceful-restart timers of the RIB.
 //!
-//! Until the RIB (`bgp::rib`) is in main, received UPDATEs only feed per-peer route
-//! counts (`routes.rs`); the seam for the RIB is `on_peer_event`.
+//! Not wired yet (the seams): the EVPN service and the FIB. `on_peer_event` gets the
+//! RIB's Loc-RIB `Changes` for `evpn::EvpnService::route_received/route_withdrawn`, and
+//! local routes would enter with `Rib::originate` / `withdraw_local`.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

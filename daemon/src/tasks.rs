@@ -9,7 +9,7 @@
 //!        |                            | (mpsc 64)                     | (Command, oneshot)
 //!        v                            v                               v (mpsc 64)
 //!   +-----------------------------------------------------------------------------+
-//!   | core task (core.rs): peers by address, route counts (the RIB seam),          |
+//!   | core task (core.rs): peers by address, bgp::rib (rib.rs), GR restart timers, |
 //!   | config + reload, listen ranges -> dynamic peers, control answers             |
 //!   +-----------------------------------------------------------------------------+
 //!        | PeerCmd (unbounded:               ^ PeerEvent (mpsc 1024, bounded:
