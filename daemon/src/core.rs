@@ -332,6 +332,15 @@ impl Core {
             }
         };
         let old_global = self.config.file.global.clone();
+        let g = &new.file.global;
+        if (g.asn, g.router_id, g.cluster_id)
+            != (old_global.asn, old_global.router_id, old_global.cluster_id)
+        {
+            // The RIB and every session are built on these; FRR too needs the whole
+            // `router bgp` re-created to change them.
+            error!("reload rejected: global.asn, router_id and cluster_id change only with a restart; the running configuration is kept");
+            return;
+        }
         self.config = new;
         if old_global.listen != self.config.file.global.listen {
             warn!("global.listen changed: takes effect at the next restart");

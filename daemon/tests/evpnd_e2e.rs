@@ -197,6 +197,21 @@ fn sighup_adds_a_peer_without_touching_the_others() {
         "the error names the key"
     );
 
+    // A new AS number needs a restart: refused, nothing changes.
+    std::fs::write(
+        &ea.config,
+        a_cfg(&[PeerLine::new(b, pb)]).replace("asn = 65000", "asn = 65009"),
+    )
+    .unwrap();
+    signal(&ea.proc.child, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(5), || ea
+            .log_text()
+            .contains("change only with a restart")),
+        "{}",
+        ea.log_text()
+    );
+
     // Adding c: it comes up, b's session is untouched.
     std::fs::write(
         &ea.config,
