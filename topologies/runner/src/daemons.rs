@@ -143,7 +143,12 @@ pub fn start_evpnd(
     };
     record(rec.clone())?;
     let args = vec!["--config".to_string(), config.display().to_string()];
-    spawn(ns, &rec, &args, dir, env)?;
+    // No mount namespace: every evpnd of every lab would open the socket path its config
+    // names. Each gets its own under the node dir (the node's env may still set it).
+    let mut env = env.clone();
+    env.entry("EVPND_CONTROL__SOCKET".into())
+        .or_insert_with(|| dir.join("evpnd.sock").display().to_string());
+    spawn(ns, &rec, &args, dir, &env)?;
     let since = Instant::now();
     wait_ready(ns, &rec, dir, Duration::from_secs(5), |_| {
         since.elapsed() >= Duration::from_millis(500)

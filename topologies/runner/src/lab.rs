@@ -26,9 +26,13 @@ fn crash_point(phase: &str) {
     }
 }
 
+/// Default limit for each of a node's `exec` commands.
+pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Builds the lab. State left by a run that died half-way is cleaned up first; a lab that is
-/// fully up is only rebuilt with `reconfigure` (like containerlab's `--reconfigure`).
-pub fn up(topo: &Topology, reconfigure: bool) -> Result<()> {
+/// fully up is only rebuilt with `reconfigure` (like containerlab's `--reconfigure`). Each
+/// `exec` command that runs longer than `exec_timeout` is killed and fails `up`.
+pub fn up(topo: &Topology, reconfigure: bool, exec_timeout: Duration) -> Result<()> {
     let dir = LabDir::new(&topo.name);
     let _lock = dir.lock(&topo.name)?;
     if let Some(old) = dir.load()? {
@@ -49,7 +53,7 @@ pub fn up(topo: &Topology, reconfigure: bool) -> Result<()> {
 
     let mut state = State::new(&topo.name, &topo.file);
     dir.save(&state)?;
-    match build(topo, &dir, &mut state) {
+    match build(topo, &dir, &mut state, exec_timeout) {
         Ok(()) => {
             state.phase = Phase::Up;
             dir.save(&state)
@@ -89,7 +93,7 @@ fn preflight(topo: &Topology) -> Result<()> {
     Ok(())
 }
 
-fn build(topo: &Topology, dir: &LabDir, state: &mut State) -> Result<()> {
+fn build(topo: &Topology, dir: &LabDir, state: &mut State, exec_timeout: Duration) -> Result<()> {
     for n in &topo.nodes {
         let ns = topo.namespace(&n.name);
         // Recorded before creation: a crash right after `ip netns add` still leaves a trace.
@@ -128,9 +132,16 @@ fn build(topo: &Topology, dir: &LabDir, state: &mut State) -> Result<()> {
 
     for n in &topo.nodes {
         let ns = topo.namespace(&n.name);
+        let nd = dir.node_dir(&n.name);
         for cmd in &n.exec {
-            sys::run_env("ip", &["netns", "exec", &ns, "sh", "-c", cmd], &n.env)
-                .map_err(|e| Error::Other(format!("node {}: exec `{cmd}` failed: {e}", n.name)))?;
+            sys::run_timeout(
+                "ip",
+                &["netns", "exec", &ns, "sh", "-c", cmd],
+                &n.env,
+                exec_timeout,
+                &nd,
+            )
+            .map_err(|e| Error::Other(format!("node {}: exec `{cmd}` failed: {e}", n.name)))?;
         }
     }
     crash_point("exec");

@@ -29,6 +29,14 @@ enum Cmd {
         /// Tear down and rebuild the lab if it is already up.
         #[arg(long)]
         reconfigure: bool,
+        /// Kill an `exec` command of a node that runs longer than this many seconds, and fail.
+        #[arg(
+            long,
+            value_name = "SECONDS",
+            default_value_t = lab::DEFAULT_EXEC_TIMEOUT.as_secs(),
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
+        exec_timeout: u64,
     },
     /// Stop the lab's daemons and delete what evpnlab created for it.
     Down { file: PathBuf },
@@ -71,10 +79,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> evpnlab::Result<ExitCode> {
     let name = cli.name.as_deref();
     match cli.cmd {
-        Cmd::Up { file, reconfigure } => {
+        Cmd::Up {
+            file,
+            reconfigure,
+            exec_timeout,
+        } => {
             let topo = Topology::load(&file, name)?;
             let start = Instant::now();
-            lab::up(&topo, reconfigure)?;
+            lab::up(&topo, reconfigure, Duration::from_secs(exec_timeout))?;
             eprintln!(
                 "evpnlab: lab {} is up ({} nodes, {} links) in {:.1} s",
                 topo.name,

@@ -49,6 +49,89 @@ pub fn run_env(
     }
 }
 
+/// Runs a command with a time limit, its stdout/stderr going to `out_dir/exec.stdout` and
+/// `exec.stderr` (files, not pipes: a command that leaves something running in the
+/// background, `tcpdump ... &`, must not keep us waiting for the pipe to close). It runs in a
+/// process group of its own; past `timeout` the whole group is killed and
+/// [`Error::Timeout`] returned. A non-zero exit becomes [`Error::Command`] with its stderr.
+pub fn run_timeout(
+    program: &str,
+    args: &[&str],
+    env: &std::collections::BTreeMap<String, String>,
+    timeout: Duration,
+    out_dir: &Path,
+) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+
+    let shown = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (out_path, err_path) = (out_dir.join("exec.stdout"), out_dir.join("exec.stderr"));
+    let out = std::fs::File::create(&out_path).map_err(|e| Error::io(&out_path, e))?;
+    let err = std::fs::File::create(&err_path).map_err(|e| Error::io(&err_path, e))?;
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Command {
+            command: shown.clone(),
+            status: "not started".into(),
+            stderr: e.to_string(),
+        })?;
+    let pid = i32::try_from(child.id()).unwrap_or(0);
+    // std has no wait with a timeout: a thread waits, this one waits for it at most `timeout`.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(timeout) {
+        Ok(r) => r,
+        Err(_) => {
+            // The group: sh and whatever it started (they share its process group).
+            if pid > 0 {
+                // SAFETY: kill(2) has no memory effects; a gone group only yields ESRCH.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
+            let _ = waiter.join();
+            return Err(Error::Timeout {
+                secs: timeout.as_secs(),
+                what: format!("`{shown}` (killed; raise it with --exec-timeout)"),
+            });
+        }
+    };
+    let _ = waiter.join();
+    let status = status.map_err(|e| Error::Command {
+        command: shown.clone(),
+        status: "wait failed".into(),
+        stderr: e.to_string(),
+    })?;
+    if status.success() {
+        return Ok(());
+    }
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let mut stderr = read(&err_path);
+    if stderr.is_empty() {
+        stderr = read(&out_path);
+    }
+    Err(Error::Command {
+        command: shown,
+        status: status.to_string(),
+        stderr,
+    })
+}
+
 /// The identity of a named namespace: the inode of its nsfs file, `None` if it does not exist.
 pub fn netns_inode(name: &str) -> Option<u64> {
     std::fs::metadata(Path::new("/run/netns").join(name))

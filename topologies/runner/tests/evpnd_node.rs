@@ -44,7 +44,8 @@ topology:
         &fake,
         format!(
             "#!/bin/sh\necho \"$@\" > {d}/args\nreadlink /proc/self/ns/net > {d}/netns\n\
-             echo \"$EVPND_LOG\" > {d}/env\nwhile :; do sleep 1; done\n",
+             echo \"$EVPND_LOG\" > {d}/env\n\
+             echo \"$EVPND_CONTROL__SOCKET\" > {d}/socket\nwhile :; do sleep 1; done\n",
             d = dir.display()
         ),
     )
@@ -81,6 +82,17 @@ fn evpnd_node_runs_the_binary_with_its_config() {
             .unwrap_or_default()
             .trim(),
         "debug"
+    );
+    // Its control socket is the node's own, not the config's shared default.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("socket"))
+            .unwrap_or_default()
+            .trim(),
+        evpnlab::state::LabDir::new(&name)
+            .node_dir("leaf1")
+            .join("evpnd.sock")
+            .display()
+            .to_string()
     );
     // It runs inside leaf1's namespace, not the root one.
     let ns = std::fs::read_to_string(dir.join("netns")).unwrap_or_default();

@@ -120,3 +120,45 @@ fn frr_configs_pass_vtysh_dryrun() {
         }
     }
 }
+
+/// `mixed` is leaf-spine with evpnd on spine2 and leaf3: same nodes, same links, same host
+/// attachments; only those two nodes' images differ.
+#[test]
+fn mixed_is_leaf_spine_with_evpnd_on_spine2_and_leaf3() {
+    let find = |suffix: &str| {
+        let f = clab_files()
+            .into_iter()
+            .find(|f| f.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix} not found"));
+        Topology::load(&f, None).unwrap_or_else(|e| panic!("{suffix}: {e}"))
+    };
+    let ls = find("leaf-spine/leaf-spine.clab.yml");
+    let mx = find("mixed/mixed.clab.yml");
+    assert_eq!(mx.name, "mixed");
+    let links = |t: &Topology| {
+        let mut v: Vec<String> = t.links.iter().map(|l| format!("{}-{}", l.a, l.b)).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(links(&mx), links(&ls));
+    let nodes = |t: &Topology| t.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(nodes(&mx), nodes(&ls));
+    for n in &mx.nodes {
+        let want = match n.name.as_str() {
+            "spine2" | "leaf3" => Role::Evpnd,
+            other => ls
+                .node(other)
+                .map(|n| n.role)
+                .expect("same node in leaf-spine"),
+        };
+        assert_eq!(n.role, want, "mixed node {}", n.name);
+        if n.name.starts_with('h') {
+            assert_eq!(
+                Some(&n.exec),
+                ls.node(&n.name).map(|n| &n.exec),
+                "host {} differs from leaf-spine",
+                n.name
+            );
+        }
+    }
+}

@@ -278,3 +278,92 @@ fn up_after_runner_killed_mid_exec() {
     assert!(o.status.success(), "{}", text(&o));
     down_leaves_nothing(&name, &file);
 }
+
+/// Processes whose command line is exactly `cmdline` (NUL-separated words joined by spaces).
+fn processes_running(cmdline: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .map(|c| {
+                            let words: Vec<String> = c
+                                .split(|b| *b == 0)
+                                .filter(|w| !w.is_empty())
+                                .map(|w| String::from_utf8_lossy(w).into_owned())
+                                .collect();
+                            words.join(" ") == cmdline
+                        })
+                        .unwrap_or(false)
+                        && evpnlab::sys::pid_running(*pid)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An `exec` command that never ends is killed after `--exec-timeout`, `up` fails naming the
+/// node and command, and nothing of the lab is left (neither namespaces nor the command).
+#[test]
+fn hanging_exec_command_times_out_and_up_cleans_up() {
+    require_root();
+    let name = lab_name("hang");
+    // A sleep length no other test uses, to find the process again.
+    let file = write_hosts_lab("hang", "\n        - sleep 3607");
+    let _guard = LabGuard::new(&name, &file);
+    let f = file.to_str().expect("utf-8");
+    let start = std::time::Instant::now();
+    let o = evpnlab(&["--name", &name, "up", f, "--exec-timeout", "1"]);
+    let took = start.elapsed();
+    assert!(!o.status.success(), "up with a hanging exec must fail");
+    assert!(took < Duration::from_secs(10), "up took {took:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("node h2")
+            && err.contains("sleep 3607")
+            && err.contains("timed out after 1 s"),
+        "{err}"
+    );
+    assert_eq!(
+        namespaces_with_prefix(&format!("clab-{name}-")),
+        Vec::<String>::new()
+    );
+    assert!(!Path::new("/run/evpnlab").join(&name).exists());
+    assert_eq!(processes_running("sleep 3607"), Vec::<i32>::new());
+}
+
+/// An `exec` command that leaves something running in the background (holding stdout) does
+/// not hold `up` up; `down` stops what it left.
+#[test]
+fn exec_command_with_background_child_does_not_block_up() {
+    require_root();
+    let name = lab_name("bg");
+    let file = write_hosts_lab("bg", "\n        - sleep 3608 &");
+    let _guard = LabGuard::new(&name, &file);
+    let f = file.to_str().expect("utf-8");
+    let start = std::time::Instant::now();
+    let o = evpnlab(&["--name", &name, "up", f, "--exec-timeout", "5"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "up waited for the background child: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(processes_running("sleep 3608").len(), 1);
+    down_leaves_nothing(&name, &file);
+    assert_eq!(processes_running("sleep 3608"), Vec::<i32>::new());
+}
+
+#[test]
+fn exec_timeout_must_be_positive() {
+    let file = write_hosts_lab("zero", "");
+    let f = file.to_str().expect("utf-8");
+    let o = evpnlab(&["--name", "evt-lab-zero", "up", f, "--exec-timeout", "0"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("exec-timeout"),
+        "{}",
+        text(&o)
+    );
+    let _ = std::fs::remove_dir_all(file.parent().expect("dir"));
+}

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_evpnlab");
 
 /// These tests build namespaces and start FRR: they need root. Fail loudly otherwise; a
@@ -201,4 +203,134 @@ pub fn ping_eventually(name: &str, file: &Path, node: &str, ip: &str, timeout: D
             .then_some(())
     })
     .is_some()
+}
+
+/// A lab host: (name, IP, MAC, VNI, leaf it hangs off).
+pub type Host = (&'static str, &'static str, &'static str, u32, &'static str);
+
+/// MAC -> VTEP of the `self extern_learn` entries on one vxlan device, sorted; only the hosts'
+/// fixed MACs (`00:00:5e:00:53:*`): a macvlan's parent also shows up under its own MAC.
+pub fn remote_macs(name: &str, file: &Path, leaf: &str, dev: &str) -> Vec<(String, String)> {
+    let o = lab_exec(
+        name,
+        file,
+        leaf,
+        &["bridge", "-j", "fdb", "show", "dev", dev],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let mut out: Vec<(String, String)> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            let f = e["flags"].as_array();
+            f.is_some_and(|f| f.iter().any(|x| x == "extern_learn"))
+                && f.is_some_and(|f| f.iter().any(|x| x == "self"))
+        })
+        .filter_map(|e| {
+            Some((
+                e["mac"].as_str()?.to_string(),
+                e["dst"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|(m, _)| m.starts_with("00:00:5e:00:53:"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every host pings every other host: those in its VNI must answer, those in the other VNI
+/// must not. Returns one line per wrong pair (empty = all as expected).
+pub fn ping_matrix(name: &str, file: &Path, hosts: &[Host]) -> Vec<String> {
+    // Warm up: each host's first ping in its VNI may race the type-3 routes.
+    std::thread::scope(|s| {
+        for &(h, _, _, vni, _) in hosts {
+            let peer = hosts
+                .iter()
+                .find(|(o, _, _, v, _)| *o != h && *v == vni)
+                .map(|p| p.1)
+                .unwrap_or_default();
+            s.spawn(move || {
+                assert!(
+                    ping_eventually(name, file, h, peer, Duration::from_secs(15)),
+                    "{h} never reached {peer}"
+                );
+            });
+        }
+    });
+    // Full matrix, one thread per source host (failed pings each cost the 1 s timeout).
+    let results: Vec<(String, String, bool, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = hosts
+            .iter()
+            .map(|&(src, _, _, vni, _)| {
+                s.spawn(move || {
+                    hosts
+                        .iter()
+                        .filter(|d| d.0 != src)
+                        .map(|&(dst, ip, _, dvni, _)| {
+                            let o = lab_exec(
+                                name,
+                                file,
+                                src,
+                                &["ping", "-c", "2", "-i", "0.2", "-W", "1", ip],
+                            );
+                            (
+                                src.to_string(),
+                                dst.to_string(),
+                                dvni == vni,
+                                o.status.success(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("ping thread"))
+            .collect()
+    });
+    assert_eq!(results.len(), hosts.len() * (hosts.len() - 1));
+    results
+        .iter()
+        .filter(|(_, _, same, ok)| same != ok)
+        .map(|(s, d, same, _)| {
+            if *same {
+                format!("{s} cannot reach {d} (same VNI)")
+            } else {
+                format!("{s} reaches {d} across VNIs")
+            }
+        })
+        .collect()
+}
+
+/// Each leaf's `vxlan100`/`vxlan200` hold exactly the other leaves' hosts of that VNI, each
+/// with its leaf's VTEP (`vtep(leaf)`), and nothing of the other VNI.
+pub fn assert_remote_fdb(
+    name: &str,
+    file: &Path,
+    hosts: &[Host],
+    leaves: &[&str],
+    vtep: impl Fn(&str) -> &'static str,
+) {
+    for &leaf in leaves {
+        for (dev, vni) in [("vxlan100", 100), ("vxlan200", 200)] {
+            let mut want: Vec<(String, String)> = hosts
+                .iter()
+                .filter(|h| h.3 == vni && h.4 != leaf)
+                .map(|h| (h.2.to_string(), vtep(h.4).to_string()))
+                .collect();
+            want.sort();
+            let got = poll(Duration::from_secs(10), || {
+                let got = remote_macs(name, file, leaf, dev);
+                (got == want).then_some(got)
+            });
+            assert!(
+                got.is_some(),
+                "{leaf} {dev}: want {want:?}, have {:?}",
+                remote_macs(name, file, leaf, dev)
+            );
+        }
+    }
 }
