@@ -170,7 +170,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| import(&inst, &rs))
     });
     g.bench_function("100k full (evpn::import::full)", |b| {
-        b.iter(|| evpn::import::full(&inst, &rs, &|_| false))
+        b.iter(|| evpn::import::full(&inst, &rs, &|_| evpn::LocalRole::NotLocal))
     });
     g.finish();
 }

@@ -17,7 +17,10 @@
 //!
 //! Local wins: a MAC in the local set (learned on a bridge port and not moved away) is not
 //! programmed as remote, nor is a neighbour whose winning MAC is local — the same rule as
-//! `fib::diff`, so the desired state never carries entries the diff would skip.
+//! `fib::diff`, so the desired state never carries entries the diff would skip. A local
+//! MAC that mobility says moved away ([`LocalRole::Superseded`]) gets its remote entry,
+//! marked in [`FibState::supersede_local`] so that `fib::diff` programs it over the
+//! kernel's stale local row instead of skipping it.
 //!
 //! Route types 1, 4 and 5, MAC lengths other than 48, and ESIs (multihoming) are not used:
 //! a type-2 route with an ESI is programmed to its next hop like a single-homed one.
@@ -43,11 +46,29 @@ pub struct FibDelta {
     /// `true`: add the VTEP to the VNI's flood list; `false`: remove it.
     pub flood: Vec<(Vni, IpAddr, bool)>,
     pub neigh: Vec<(NeighKey, Option<Mac>)>,
+    /// `true`: mark the FDB key in [`FibState::supersede_local`]; `false`: unmark.
+    pub supersede: Vec<(FdbKey, bool)>,
+}
+
+/// Where a (VNI, MAC) stands locally, as the import needs it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRole {
+    /// Not local: the best remote route is programmed.
+    NotLocal,
+    /// Local and winning: no remote entry.
+    Wins,
+    /// Local in the kernel, but a remote route won (the host moved away): the remote
+    /// entry is programmed over the local one.
+    Superseded,
 }
 
 impl FibDelta {
     pub fn is_empty(&self) -> bool {
-        self.fdb.is_empty() && self.flood.is_empty() && self.neigh.is_empty()
+        self.fdb.is_empty()
+            && self.flood.is_empty()
+            && self.neigh.is_empty()
+            && self.supersede.is_empty()
     }
 
     /// Applies the changes to `state` (e.g. the daemon's copy of the desired state).
@@ -71,12 +92,20 @@ impl FibDelta {
                 None => state.neigh.remove(k),
             };
         }
+        for (k, on) in &self.supersede {
+            if *on {
+                state.supersede_local.insert(*k);
+            } else {
+                state.supersede_local.remove(k);
+            }
+        }
     }
 
     pub fn append(&mut self, other: FibDelta) {
         self.fdb.extend(other.fdb);
         self.flood.extend(other.flood);
         self.neigh.extend(other.neigh);
+        self.supersede.extend(other.supersede);
     }
 }
 
@@ -174,6 +203,8 @@ pub struct Importer {
     flood: FxMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
     local: HashSet<FdbKey, Hasher>,
+    /// Local MACs a remote route superseded (moved away).
+    superseded: HashSet<FdbKey, Hasher>,
     fib: FibState,
     touched_fdb: Vec<FdbKey>,
     touched_neigh: Vec<NeighKey>,
@@ -244,12 +275,12 @@ impl Importer {
         self.settle(out);
     }
 
-    /// `key` became local (`true`) or stopped being local (`false`).
-    pub fn set_local(&mut self, key: FdbKey, local: bool, out: &mut FibDelta) {
-        let changed = if local {
-            self.local.insert(key)
-        } else {
-            self.local.remove(&key)
+    /// Where `key` stands locally now (see [`LocalRole`]).
+    pub fn set_local(&mut self, key: FdbKey, role: LocalRole, out: &mut FibDelta) {
+        let changed = match role {
+            LocalRole::NotLocal => self.local.remove(&key) | self.superseded.remove(&key),
+            LocalRole::Wins => self.local.insert(key) | self.superseded.remove(&key),
+            LocalRole::Superseded => self.local.remove(&key) | self.superseded.insert(key),
         };
         if changed {
             self.touch_mac(key);
@@ -318,8 +349,18 @@ impl Importer {
             routes
                 .iter()
                 .flat_map(|(n, s)| s.vnis.as_slice().iter().map(move |v| (*v, n, &*s.attrs))),
-            &|k| self.local.contains(k),
+            &|k| self.role(k),
         )
+    }
+
+    fn role(&self, k: &FdbKey) -> LocalRole {
+        if self.local.contains(k) {
+            LocalRole::Wins
+        } else if self.superseded.contains(k) {
+            LocalRole::Superseded
+        } else {
+            LocalRole::NotLocal
+        }
     }
 
     fn remove_stored(&mut self, key: &EvpnRouteKey) {
@@ -436,6 +477,16 @@ impl Importer {
                 };
                 out.fdb.push((*fk, want));
             }
+            // The mark exists only next to a desired entry.
+            let mark = want.is_some() && self.superseded.contains(fk);
+            if self.fib.supersede_local.contains(fk) != mark {
+                if mark {
+                    self.fib.supersede_local.insert(*fk);
+                } else {
+                    self.fib.supersede_local.remove(fk);
+                }
+                out.supersede.push((*fk, mark));
+            }
         }
         self.touched_fdb = fdb;
         self.touched_fdb.clear();
@@ -542,11 +593,11 @@ pub fn is_own(inst: &Instances, r: &ReceivedRoute) -> bool {
 }
 
 /// The desired state from a complete set of best paths, computed in one go (resync, and
-/// the reference the incremental path is tested against). `local` = the local-wins set.
+/// the reference the incremental path is tested against). `local`: each MAC's role.
 pub fn full<'a>(
     inst: &Instances,
     routes: impl IntoIterator<Item = &'a ReceivedRoute>,
-    local: &dyn Fn(&FdbKey) -> bool,
+    local: &dyn Fn(&FdbKey) -> LocalRole,
 ) -> FibState {
     let kept: Vec<(VniSet, &ReceivedRoute)> = routes
         .into_iter()
@@ -566,8 +617,9 @@ pub fn full<'a>(
 /// (VNI, NLRI, attributes) triples -> desired state, by grouping and picking winners.
 fn compute<'a>(
     imported: impl Iterator<Item = (Vni, &'a EvpnNlri, &'a PathAttrs)>,
-    local: &dyn Fn(&FdbKey) -> bool,
+    role: &dyn Fn(&FdbKey) -> LocalRole,
 ) -> FibState {
+    let local = |k: &FdbKey| role(k) == LocalRole::Wins;
     type Rank = (bool, u32, Reverse<IpAddr>);
     type NeighRank = (Rank, Reverse<[u8; 6]>);
     let mut fdb: BTreeMap<FdbKey, (Rank, RemoteFdb)> = BTreeMap::new();
@@ -611,6 +663,12 @@ fn compute<'a>(
         .filter(|(k, _)| !local(k))
         .map(|(k, (_, v))| (k, v))
         .collect();
+    out.supersede_local = out
+        .fdb
+        .keys()
+        .filter(|k| role(k) == LocalRole::Superseded)
+        .copied()
+        .collect();
     out.neigh = neigh
         .into_iter()
         .filter(|(k, (_, mac))| {
@@ -651,6 +709,12 @@ pub fn diff_states(old: &FibState, new: &FibState, out: &mut FibDelta) {
         if !new.neigh.contains_key(k) {
             out.neigh.push((*k, None));
         }
+    }
+    for k in new.supersede_local.difference(&old.supersede_local) {
+        out.supersede.push((*k, true));
+    }
+    for k in old.supersede_local.difference(&new.supersede_local) {
+        out.supersede.push((*k, false));
     }
 }
 
