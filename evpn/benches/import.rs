@@ -8,8 +8,10 @@
 //!
 //! Run: `cargo bench -p evpn --bench import`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +21,34 @@ use bgp::packet::types::{MacAddress, RouteDistinguisher};
 use criterion::{criterion_group, Criterion, Throughput};
 use evpn::{EvpnConfig, FibDelta, Importer, Instances, PathAttrs, ReceivedRoute, RouteSource};
 use fib::Vni;
+
+/// Counts live heap bytes, so memory per route is exact (RSS also sees freed pages the
+/// allocator keeps, and page granularity).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 const VNIS: u32 = 100;
 const VTEPS: u32 = 50;
@@ -114,9 +144,11 @@ fn one_million() {
     let n = 1_000_000;
     let rs = routes(n);
     let before = rss_kib();
+    let heap_before = LIVE.load(Ordering::Relaxed);
     let t = Instant::now();
     let mut imp = import(&inst, &rs);
     let dt = t.elapsed();
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before);
     let after = rss_kib();
     let fib = imp.fib();
     println!(
@@ -125,6 +157,11 @@ fn one_million() {
         n as f64 / dt.as_secs_f64(),
         fib.fdb.len(),
         fib.neigh.len()
+    );
+    println!(
+        "  live heap: {} MiB ({} bytes/route, importer + desired FibState)",
+        heap / (1 << 20),
+        heap / n
     );
     if let (Some(b), Some(a)) = (before, after) {
         println!(

@@ -27,8 +27,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use bgp::packet::evpn::{EvpnNlri, EvpnRouteKey};
 use fib::{FdbKey, FibState, Mac, NeighKey, RemoteFdb, Vni};
@@ -130,77 +133,123 @@ pub struct ImportCounters {
     pub ignored: u64,
 }
 
-/// A non-empty list that does not allocate for one element (the usual case).
+/// Ids of the stored routes naming one key: one or two inline (the usual cases: a host's
+/// MAC-only and MAC+IP routes), more on the heap.
 #[derive(Clone, Debug)]
-enum Small<T> {
-    One(T),
-    Many(Vec<T>),
+enum Ids {
+    One(u32),
+    Two([u32; 2]),
+    /// Boxed slice: 8 bytes inline instead of a Vec's 24 (pushes here are rare).
+    Many(Box<[u32]>),
 }
 
-impl<T: PartialEq + Copy> Small<T> {
-    fn as_slice(&self) -> &[T] {
+impl Ids {
+    fn as_slice(&self) -> &[u32] {
         match self {
             Self::One(t) => std::slice::from_ref(t),
+            Self::Two(t) => t,
             Self::Many(v) => v,
         }
     }
 
-    fn push(&mut self, t: T) {
+    fn push(&mut self, id: u32) {
         match self {
             Self::One(a) => {
-                if *a != t {
-                    *self = Self::Many(vec![*a, t]);
+                if *a != id {
+                    *self = Self::Two([*a, id]);
+                }
+            }
+            Self::Two([a, b]) => {
+                if *a != id && *b != id {
+                    *self = Self::Many(Box::new([*a, *b, id]));
                 }
             }
             Self::Many(v) => {
-                if !v.contains(&t) {
-                    v.push(t);
+                if !v.contains(&id) {
+                    let mut n = v.to_vec();
+                    n.push(id);
+                    *v = n.into_boxed_slice();
                 }
             }
         }
     }
 
-    /// Removes `t`; true when the list is now empty.
-    fn remove(&mut self, t: &T) -> bool {
+    /// Removes `id`; true when the list is now empty.
+    fn remove(&mut self, id: u32) -> bool {
         match self {
-            Self::One(a) => a == t,
-            Self::Many(v) => {
-                v.retain(|x| x != t);
-                if let [one] = v.as_slice() {
-                    *self = Self::One(*one);
+            Self::One(a) => *a == id,
+            Self::Two([a, b]) => {
+                if *a == id {
+                    *self = Self::One(*b);
+                } else if *b == id {
+                    *self = Self::One(*a);
                 }
-                v_is_empty(self)
+                false
+            }
+            Self::Many(v) => {
+                let rest: Vec<u32> = v.iter().copied().filter(|x| *x != id).collect();
+                match rest.as_slice() {
+                    [] => return true,
+                    [a] => *self = Self::One(*a),
+                    [a, b] => *self = Self::Two([*a, *b]),
+                    _ => *v = rest.into_boxed_slice(),
+                }
+                false
             }
         }
     }
 }
 
-fn v_is_empty<T>(s: &Small<T>) -> bool {
-    matches!(s, Small::Many(v) if v.is_empty())
-}
-
-/// A stored best path: enough to re-import it when instances change.
+/// Interned attributes of stored routes (the speaker interns equal attributes, so a
+/// million routes share a few thousand of these), with what import derives from them
+/// computed once: the VNIs importing them, the mobility community.
 #[derive(Clone, Debug)]
-struct Stored {
+struct AttrEntry {
     attrs: Arc<PathAttrs>,
     vnis: VniSet,
+    mobility: Mobility,
+    /// Stored routes using this entry; freed at 0.
+    refs: u32,
 }
 
-/// std's SipHash: the keys (MACs) come from hosts and peers, so a keyed hash keeps
-/// collision floods out.
+/// A stored best path: its key (the NLRI is decoded from it when needed) and its
+/// attributes. 44 bytes instead of a second copy of the route.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    key: EvpnRouteKey,
+    /// Index into `attrs`; `FREE` for an unused slot.
+    attr: u32,
+}
+
+const FREE: u32 = u32::MAX;
+
+/// std's SipHash: the keys (route keys, MACs, IPs, attributes) come from peers and hosts,
+/// so a keyed hash keeps collision floods out (foldhash is fast but not meant to resist
+/// chosen keys).
 type Hasher = std::collections::hash_map::RandomState;
-type FxMap<K, V> = HashMap<K, V, Hasher>;
+type SipMap<K, V> = HashMap<K, V, Hasher>;
 
 /// Incremental import. Feed best-path changes; read the desired state or the deltas.
+///
+/// Memory: routes live in a slab (`slots`, 44 bytes each) indexed by a SipHash table of
+/// u32 slot ids (5 bytes a bucket); the per-(VNI, MAC) and per-(VNI, IP) candidate lists
+/// hold slot ids, not route copies; attributes are interned with their derived VNIs.
 #[derive(Clone, Debug, Default)]
 pub struct Importer {
-    routes: FxMap<EvpnRouteKey, Stored>,
+    hasher: Hasher,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Route key -> slot id (hashed with `hasher` over the key).
+    index: HashTable<u32>,
+    attrs: Vec<AttrEntry>,
+    free_attrs: Vec<u32>,
+    attr_index: SipMap<Arc<PathAttrs>, u32>,
     /// Type-2 routes per (VNI, MAC).
-    macs: FxMap<FdbKey, Small<EvpnRouteKey>>,
+    macs: SipMap<FdbKey, Ids>,
     /// MAC+IP routes per (VNI, IP).
-    neighs: FxMap<NeighKey, Small<EvpnRouteKey>>,
+    neighs: SipMap<NeighKey, Ids>,
     /// Type-3 routes per (VNI, VTEP).
-    flood: FxMap<(Vni, IpAddr), u32>,
+    flood: SipMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
     local: HashSet<FdbKey, Hasher>,
     /// Local MACs a remote route superseded (moved away).
@@ -226,11 +275,11 @@ impl Importer {
 
     /// Number of stored best paths (imported or not).
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.index.is_empty()
     }
 
     /// A new or changed best path for `route`'s key.
@@ -251,18 +300,13 @@ impl Importer {
             Verdict::Ignored
         } else {
             self.remove_stored(&key);
-            let vnis = inst.importing(&route.route.attrs.ext_communities);
-            let verdict = if vnis.is_empty() {
-                Verdict::NotImported
-            } else {
-                Verdict::Imported
+            let attr = self.intern(inst, &route.route.attrs);
+            let verdict = match self.attrs.get(attr as usize) {
+                Some(a) if !a.vnis.as_slice().is_empty() => Verdict::Imported,
+                _ => Verdict::NotImported,
             };
-            let stored = Stored {
-                attrs: route.route.attrs.clone(),
-                vnis,
-            };
-            self.link(&route.route.nlri, &key, &stored, true);
-            self.routes.insert(key, stored);
+            let id = self.insert_slot(Slot { key, attr });
+            self.link(&route.route.nlri, id, true);
             verdict
         };
         self.settle(out);
@@ -295,16 +339,23 @@ impl Importer {
     /// Re-matches every stored route against new instances (after a topology or config
     /// change) and returns the resulting changes.
     pub fn rebuild(&mut self, inst: &Instances, out: &mut FibDelta) {
-        let routes = std::mem::take(&mut self.routes);
         self.macs.clear();
         self.neighs.clear();
         self.flood.clear();
         let old = std::mem::take(&mut self.fib);
-        for (key, mut stored) in routes {
-            let nlri = key.to_nlri();
-            stored.vnis = inst.importing(&stored.attrs.ext_communities);
-            self.link(&nlri, &key, &stored, false);
-            self.routes.insert(key, stored);
+        // Import RTs are per attribute set: re-match each set once.
+        for a in &mut self.attrs {
+            if a.refs > 0 {
+                a.vnis = inst.importing(&a.attrs.ext_communities);
+            }
+        }
+        for id in 0..self.slots.len() {
+            let Some(slot) = self.slots.get(id).copied() else {
+                continue;
+            };
+            if slot.attr != FREE {
+                self.link(&slot.key.to_nlri(), id as u32, false);
+            }
         }
         self.touched_fdb.clear();
         self.touched_neigh.clear();
@@ -326,10 +377,10 @@ impl Importer {
         cands
             .as_slice()
             .iter()
-            .filter_map(|k| self.routes.get(k))
-            .map(|s| RemoteBest {
-                vtep: s.attrs.next_hop,
-                mobility: s.attrs.mobility(),
+            .filter_map(|&id| self.attr_of(id))
+            .map(|a| RemoteBest {
+                vtep: a.attrs.next_hop,
+                mobility: a.mobility,
             })
             .max_by_key(|r| rank(r.mobility, r.vtep))
     }
@@ -343,12 +394,16 @@ impl Importer {
 
     /// The desired state computed from scratch from the stored routes (resync, tests).
     pub fn recompute(&self) -> FibState {
-        let routes: Vec<(EvpnNlri, &Stored)> =
-            self.routes.iter().map(|(k, s)| (k.to_nlri(), s)).collect();
+        let routes: Vec<(EvpnNlri, &AttrEntry)> = self
+            .slots
+            .iter()
+            .filter(|s| s.attr != FREE)
+            .filter_map(|s| Some((s.key.to_nlri(), self.attrs.get(s.attr as usize)?)))
+            .collect();
         compute(
             routes
                 .iter()
-                .flat_map(|(n, s)| s.vnis.as_slice().iter().map(move |v| (*v, n, &*s.attrs))),
+                .flat_map(|(n, a)| a.vnis.as_slice().iter().map(move |v| (*v, n, &*a.attrs))),
             &|k| self.role(k),
         )
     }
@@ -363,17 +418,108 @@ impl Importer {
         }
     }
 
-    fn remove_stored(&mut self, key: &EvpnRouteKey) {
-        if let Some(stored) = self.routes.remove(key) {
-            let nlri = key.to_nlri();
-            self.unlink(&nlri, key, &stored);
+    fn hash_key(&self, key: &EvpnRouteKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn insert_slot(&mut self, slot: Slot) -> u32 {
+        let id = match self.free_slots.pop() {
+            Some(id) => {
+                if let Some(s) = self.slots.get_mut(id as usize) {
+                    *s = slot;
+                }
+                id
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let hash = self.hash_key(&slot.key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            slots.get(i as usize).map_or(0, |s| hasher.hash_one(s.key))
+        });
+        id
+    }
+
+    fn attr_of(&self, id: u32) -> Option<&AttrEntry> {
+        let s = self.slots.get(id as usize)?;
+        self.attrs.get(s.attr as usize)
+    }
+
+    /// The entry for `attrs`, created (with its VNIs) if new; counts one more user.
+    fn intern(&mut self, inst: &Instances, attrs: &Arc<PathAttrs>) -> u32 {
+        if let Some(&i) = self.attr_index.get(attrs) {
+            if let Some(a) = self.attrs.get_mut(i as usize) {
+                a.refs += 1;
+                return i;
+            }
+        }
+        let entry = AttrEntry {
+            attrs: attrs.clone(),
+            vnis: inst.importing(&attrs.ext_communities),
+            mobility: attrs.mobility(),
+            refs: 1,
+        };
+        let i = match self.free_attrs.pop() {
+            Some(i) => {
+                if let Some(a) = self.attrs.get_mut(i as usize) {
+                    *a = entry;
+                }
+                i
+            }
+            None => {
+                self.attrs.push(entry);
+                (self.attrs.len() - 1) as u32
+            }
+        };
+        self.attr_index.insert(attrs.clone(), i);
+        i
+    }
+
+    fn release(&mut self, attr: u32) {
+        let Some(a) = self.attrs.get_mut(attr as usize) else {
+            return;
+        };
+        a.refs = a.refs.saturating_sub(1);
+        if a.refs == 0 {
+            self.attr_index.remove(&a.attrs);
+            a.vnis = VniSet::None;
+            self.free_attrs.push(attr);
         }
     }
 
-    /// Adds the route's contributions to the candidate indexes (`touch`: record the keys
+    fn remove_stored(&mut self, key: &EvpnRouteKey) {
+        let hash = self.hash_key(key);
+        let slots = &self.slots;
+        let Ok(entry) = self.index.find_entry(hash, |&id| {
+            slots.get(id as usize).is_some_and(|s| s.key == *key)
+        }) else {
+            return;
+        };
+        let (id, _) = entry.remove();
+        let Some(slot) = self.slots.get(id as usize).copied() else {
+            return;
+        };
+        self.unlink(&slot.key.to_nlri(), id);
+        self.release(slot.attr);
+        if let Some(s) = self.slots.get_mut(id as usize) {
+            s.attr = FREE;
+        }
+        self.free_slots.push(id);
+    }
+
+    /// Adds route `id`'s contributions to the candidate indexes (`touch`: record the keys
     /// for `settle`).
-    fn link(&mut self, nlri: &EvpnNlri, key: &EvpnRouteKey, stored: &Stored, touch: bool) {
-        for &vni in stored.vnis.as_slice() {
+    fn link(&mut self, nlri: &EvpnNlri, id: u32, touch: bool) {
+        let Some(slot) = self.slots.get(id as usize) else {
+            return;
+        };
+        let Some(a) = self.attrs.get(slot.attr as usize) else {
+            return;
+        };
+        for &vni in a.vnis.as_slice() {
             match nlri {
                 EvpnNlri::MacIp(r) => {
                     let fk = FdbKey {
@@ -381,17 +527,17 @@ impl Importer {
                         mac: Mac(r.mac.0),
                     };
                     match self.macs.get_mut(&fk) {
-                        Some(c) => c.push(*key),
+                        Some(c) => c.push(id),
                         None => {
-                            self.macs.insert(fk, Small::One(*key));
+                            self.macs.insert(fk, Ids::One(id));
                         }
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
                         match self.neighs.get_mut(&nk) {
-                            Some(c) => c.push(*key),
+                            Some(c) => c.push(id),
                             None => {
-                                self.neighs.insert(nk, Small::One(*key));
+                                self.neighs.insert(nk, Ids::One(id));
                             }
                         }
                         if touch {
@@ -404,7 +550,7 @@ impl Importer {
                     }
                 }
                 EvpnNlri::InclusiveMulticast(r) => {
-                    let fl = (vni, flood_vtep(r.originator, &stored.attrs));
+                    let fl = (vni, flood_vtep(r.originator, &a.attrs));
                     *self.flood.entry(fl).or_insert(0) += 1;
                     if touch {
                         self.touched_flood.push(fl);
@@ -415,20 +561,28 @@ impl Importer {
         }
     }
 
-    fn unlink(&mut self, nlri: &EvpnNlri, key: &EvpnRouteKey, stored: &Stored) {
-        for &vni in stored.vnis.as_slice() {
+    fn unlink(&mut self, nlri: &EvpnNlri, id: u32) {
+        let Some(a) = self.attr_of(id) else {
+            return;
+        };
+        let flood_to = match nlri {
+            EvpnNlri::InclusiveMulticast(r) => Some(flood_vtep(r.originator, &a.attrs)),
+            _ => None,
+        };
+        let vnis = a.vnis.clone();
+        for &vni in vnis.as_slice() {
             match nlri {
                 EvpnNlri::MacIp(r) => {
                     let fk = FdbKey {
                         vni,
                         mac: Mac(r.mac.0),
                     };
-                    if self.macs.get_mut(&fk).is_some_and(|c| c.remove(key)) {
+                    if self.macs.get_mut(&fk).is_some_and(|c| c.remove(id)) {
                         self.macs.remove(&fk);
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
-                        if self.neighs.get_mut(&nk).is_some_and(|c| c.remove(key)) {
+                        if self.neighs.get_mut(&nk).is_some_and(|c| c.remove(id)) {
                             self.neighs.remove(&nk);
                         }
                         self.touched_neigh.push(nk);
@@ -436,8 +590,11 @@ impl Importer {
                     self.touched_fdb.push(fk);
                     self.changed_macs.push(fk);
                 }
-                EvpnNlri::InclusiveMulticast(r) => {
-                    let fl = (vni, flood_vtep(r.originator, &stored.attrs));
+                EvpnNlri::InclusiveMulticast(_) => {
+                    let Some(vtep) = flood_to else {
+                        continue;
+                    };
+                    let fl = (vni, vtep);
                     if let Some(n) = self.flood.get_mut(&fl) {
                         *n -= 1;
                         if *n == 0 {
@@ -455,8 +612,11 @@ impl Importer {
     fn touch_mac(&mut self, fk: FdbKey) {
         self.touched_fdb.push(fk);
         if let Some(c) = self.macs.get(&fk) {
-            for k in c.as_slice() {
-                if let EvpnNlri::MacIp(r) = k.to_nlri() {
+            for &id in c.as_slice() {
+                let Some(s) = self.slots.get(id as usize) else {
+                    continue;
+                };
+                if let EvpnNlri::MacIp(r) = s.key.to_nlri() {
                     if let Some(ip) = r.ip {
                         self.touched_neigh.push(NeighKey { vni: fk.vni, ip });
                     }
@@ -531,15 +691,13 @@ impl Importer {
         let mac = cands
             .as_slice()
             .iter()
-            .filter_map(|k| {
-                let s = self.routes.get(k)?;
-                let EvpnNlri::MacIp(r) = k.to_nlri() else {
+            .filter_map(|&id| {
+                let s = self.slots.get(id as usize)?;
+                let a = self.attrs.get(s.attr as usize)?;
+                let EvpnNlri::MacIp(r) = s.key.to_nlri() else {
                     return None;
                 };
-                Some((
-                    rank_neigh(s.attrs.mobility(), s.attrs.next_hop, r.mac.0),
-                    r.mac.0,
-                ))
+                Some((rank_neigh(a.mobility, a.attrs.next_hop, r.mac.0), r.mac.0))
             })
             .max_by_key(|(r, _)| *r)
             .map(|(_, m)| Mac(m))?;
