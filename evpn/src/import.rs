@@ -139,8 +139,10 @@ pub struct ImportCounters {
 enum Ids {
     One(u32),
     Two([u32; 2]),
-    /// Boxed slice: 8 bytes inline instead of a Vec's 24 (pushes here are rare).
-    Many(Box<[u32]>),
+    /// Boxed Vec: a thin 8-byte pointer keeps `Ids` at 16 bytes (a boxed slice is a fat
+    /// 16-byte pointer, a Vec 24); such lists are rare.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<u32>>),
 }
 
 impl Ids {
@@ -161,14 +163,12 @@ impl Ids {
             }
             Self::Two([a, b]) => {
                 if *a != id && *b != id {
-                    *self = Self::Many(Box::new([*a, *b, id]));
+                    *self = Self::Many(Box::new(vec![*a, *b, id]));
                 }
             }
             Self::Many(v) => {
                 if !v.contains(&id) {
-                    let mut n = v.to_vec();
-                    n.push(id);
-                    *v = n.into_boxed_slice();
+                    v.push(id);
                 }
             }
         }
@@ -187,12 +187,12 @@ impl Ids {
                 false
             }
             Self::Many(v) => {
-                let rest: Vec<u32> = v.iter().copied().filter(|x| *x != id).collect();
-                match rest.as_slice() {
+                v.retain(|x| *x != id);
+                match v.as_slice() {
                     [] => return true,
                     [a] => *self = Self::One(*a),
                     [a, b] => *self = Self::Two([*a, *b]),
-                    _ => *v = rest.into_boxed_slice(),
+                    _ => {}
                 }
                 false
             }
@@ -244,6 +244,8 @@ pub struct Importer {
     attrs: Vec<AttrEntry>,
     free_attrs: Vec<u32>,
     attr_index: SipMap<Arc<PathAttrs>, u32>,
+    /// The entry `intern` returned last (a hint; checked before use).
+    last_attr: u32,
     /// Type-2 routes per (VNI, MAC).
     macs: SipMap<FdbKey, Ids>,
     /// MAC+IP routes per (VNI, IP).
@@ -299,13 +301,31 @@ impl Importer {
             self.remove_stored(&key);
             Verdict::Ignored
         } else {
-            self.remove_stored(&key);
             let attr = self.intern(inst, &route.route.attrs);
             let verdict = match self.attrs.get(attr as usize) {
                 Some(a) if !a.vnis.as_slice().is_empty() => Verdict::Imported,
                 _ => Verdict::NotImported,
             };
-            let id = self.insert_slot(Slot { key, attr });
+            // One hash and one probe: a changed route keeps its slot.
+            let hash = self.hash_key(&key);
+            let slots = &self.slots;
+            let found = self
+                .index
+                .find(hash, |&id| {
+                    slots.get(id as usize).is_some_and(|s| s.key == key)
+                })
+                .copied();
+            let id = match found {
+                Some(id) => {
+                    self.unlink(&route.route.nlri, id);
+                    if let Some(s) = self.slots.get_mut(id as usize) {
+                        let old = std::mem::replace(&mut s.attr, attr);
+                        self.release(old);
+                    }
+                    id
+                }
+                None => self.insert_slot(hash, Slot { key, attr }),
+            };
             self.link(&route.route.nlri, id, true);
             verdict
         };
@@ -422,7 +442,7 @@ impl Importer {
         self.hasher.hash_one(key)
     }
 
-    fn insert_slot(&mut self, slot: Slot) -> u32 {
+    fn insert_slot(&mut self, hash: u64, slot: Slot) -> u32 {
         let id = match self.free_slots.pop() {
             Some(id) => {
                 if let Some(s) = self.slots.get_mut(id as usize) {
@@ -435,7 +455,6 @@ impl Importer {
                 (self.slots.len() - 1) as u32
             }
         };
-        let hash = self.hash_key(&slot.key);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, id, |&i| {
             slots.get(i as usize).map_or(0, |s| hasher.hash_one(s.key))
@@ -450,6 +469,20 @@ impl Importer {
 
     /// The entry for `attrs`, created (with its VNIs) if new; counts one more user.
     fn intern(&mut self, inst: &Instances, attrs: &Arc<PathAttrs>) -> u32 {
+        // Routes come in runs with one attribute set (an UPDATE's NLRIs share them): try
+        // the last one before hashing the attributes.
+        if let Some(a) = self.attrs.get_mut(self.last_attr as usize) {
+            if a.refs > 0 && Arc::ptr_eq(&a.attrs, attrs) {
+                a.refs += 1;
+                return self.last_attr;
+            }
+        }
+        let i = self.intern_slow(inst, attrs);
+        self.last_attr = i;
+        i
+    }
+
+    fn intern_slow(&mut self, inst: &Instances, attrs: &Arc<PathAttrs>) -> u32 {
         if let Some(&i) = self.attr_index.get(attrs) {
             if let Some(a) = self.attrs.get_mut(i as usize) {
                 a.refs += 1;
@@ -630,15 +663,12 @@ impl Importer {
         let fdb = std::mem::take(&mut self.touched_fdb);
         for fk in &fdb {
             let want = self.select_fdb(fk);
-            if self.fib.fdb.get(fk) != want.as_ref() {
-                match want {
-                    Some(v) => self.fib.fdb.insert(*fk, v),
-                    None => self.fib.fdb.remove(fk),
-                };
+            if put(&mut self.fib.fdb, *fk, want) {
                 out.fdb.push((*fk, want));
             }
             // The mark exists only next to a desired entry.
-            let mark = want.is_some() && self.superseded.contains(fk);
+            let mark =
+                want.is_some() && !self.superseded.is_empty() && self.superseded.contains(fk);
             if self.fib.supersede_local.contains(fk) != mark {
                 if mark {
                     self.fib.supersede_local.insert(*fk);
@@ -653,11 +683,7 @@ impl Importer {
         let neigh = std::mem::take(&mut self.touched_neigh);
         for nk in &neigh {
             let want = self.select_neigh(nk);
-            if self.fib.neigh.get(nk) != want.as_ref() {
-                match want {
-                    Some(v) => self.fib.neigh.insert(*nk, v),
-                    None => self.fib.neigh.remove(nk),
-                };
+            if put(&mut self.fib.neigh, *nk, want) {
                 out.neigh.push((*nk, want));
             }
         }
@@ -703,6 +729,27 @@ impl Importer {
             .map(|(_, m)| Mac(m))?;
         let local = self.local.contains(&FdbKey { vni: nk.vni, mac });
         (!local).then_some(mac)
+    }
+}
+
+/// Sets `map[k]` to `want` (`None`: absent) with one tree search; true if it changed.
+fn put<K: Ord, V: PartialEq>(map: &mut BTreeMap<K, V>, k: K, want: Option<V>) -> bool {
+    use std::collections::btree_map::Entry;
+    match (map.entry(k), want) {
+        (Entry::Occupied(o), Some(v)) if *o.get() == v => false,
+        (Entry::Occupied(mut o), Some(v)) => {
+            o.insert(v);
+            true
+        }
+        (Entry::Occupied(o), None) => {
+            o.remove();
+            true
+        }
+        (Entry::Vacant(e), Some(v)) => {
+            e.insert(v);
+            true
+        }
+        (Entry::Vacant(_), None) => false,
     }
 }
 

@@ -443,3 +443,10 @@ fn ids_grow_and_shrink_through_every_form() {
     assert_eq!(ids.as_slice(), &[3]);
     assert!(ids.remove(3));
 }
+
+#[test]
+fn compact_sizes() {
+    // What the per-route memory budget is built on (see the bench).
+    assert_eq!(std::mem::size_of::<Ids>(), 16);
+    assert_eq!(std::mem::size_of::<Slot>(), 44);
+}
