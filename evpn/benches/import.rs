@@ -149,7 +149,11 @@ fn rss_kib() -> Option<u64> {
 /// One pass over 1M routes: rate, memory, withdrawal rate, full recompute time.
 fn one_million() {
     let inst = instances();
-    let n = 1_000_000;
+    // EVPN_BENCH_ROUTES: a smaller run, e.g. under valgrind --tool=callgrind.
+    let n = std::env::var("EVPN_BENCH_ROUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let rs = routes(n);
     let before = rss_kib();
     let heap_before = LIVE.load(Ordering::Relaxed);
@@ -162,7 +166,7 @@ fn one_million() {
     let after = rss_kib();
     let fib = imp.fib();
     println!(
-        "import 1M type-2 routes: {:.2} s, {:.0} routes/s; fdb {} neigh {}",
+        "import {n} type-2 routes: {:.2} s, {:.0} routes/s; fdb {} neigh {}",
         dt.as_secs_f64(),
         n as f64 / dt.as_secs_f64(),
         fib.fdb.len(),

@@ -27,7 +27,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -223,6 +223,34 @@ struct Slot {
 
 const FREE: u32 = u32::MAX;
 
+/// An FDB key hashed as one 128-bit word (the derived hash feeds SipHash three pieces;
+/// the table is probed several times per route).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct MacK(FdbKey);
+
+impl Hash for MacK {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let [a, b, c, d, e, f] = self.0.mac.0;
+        let mac = u64::from_be_bytes([0, 0, a, b, c, d, e, f]);
+        h.write_u128(u128::from(self.0.vni.0) << 64 | u128::from(mac));
+    }
+}
+
+/// A neighbour key hashed as two words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct NeighK(NeighKey);
+
+impl Hash for NeighK {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let (v6, bits) = match self.0.ip {
+            IpAddr::V4(a) => (0, u128::from(a.to_bits())),
+            IpAddr::V6(a) => (1u64 << 32, a.to_bits()),
+        };
+        h.write_u64(u64::from(self.0.vni.0) | v6);
+        h.write_u128(bits);
+    }
+}
+
 /// std's SipHash: the keys (route keys, MACs, IPs, attributes) come from peers and hosts,
 /// so a keyed hash keeps collision floods out (foldhash is fast but not meant to resist
 /// chosen keys).
@@ -244,12 +272,18 @@ pub struct Importer {
     attrs: Vec<AttrEntry>,
     free_attrs: Vec<u32>,
     attr_index: SipMap<Arc<PathAttrs>, u32>,
+    /// The address of each entry's own `Arc` -> entry: most routes arrive with the very
+    /// `Arc` the entry holds (the speaker interns), so hashing the attributes is rare.
+    /// Addresses are not chosen by peers, hence foldhash here. Safe from reuse: the entry
+    /// holds the `Arc`, and the address is removed when the entry is freed.
+    attr_ptr: hashbrown::HashMap<usize, u32>,
     /// The entry `intern` returned last (a hint; checked before use).
     last_attr: u32,
     /// Type-2 routes per (VNI, MAC).
-    macs: SipMap<FdbKey, Ids>,
+    /// (Each key is hashed once per change: `touched_*` carry the hash to `settle`.)
+    macs: HashTable<(FdbKey, Ids)>,
     /// MAC+IP routes per (VNI, IP).
-    neighs: SipMap<NeighKey, Ids>,
+    neighs: HashTable<(NeighKey, Ids)>,
     /// Type-3 routes per (VNI, VTEP).
     flood: SipMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
@@ -257,8 +291,8 @@ pub struct Importer {
     /// Local MACs a remote route superseded (moved away).
     superseded: HashSet<FdbKey, Hasher>,
     fib: FibState,
-    touched_fdb: Vec<FdbKey>,
-    touched_neigh: Vec<NeighKey>,
+    touched_fdb: Vec<(u64, FdbKey)>,
+    touched_neigh: Vec<(u64, NeighKey)>,
     touched_flood: Vec<(Vni, IpAddr)>,
     /// (VNI, MAC)s whose remote candidates changed since the last `drain_changed_macs`.
     changed_macs: Vec<FdbKey>,
@@ -393,7 +427,23 @@ impl Importer {
 
     /// The best remote route for a MAC, ignoring whether it is local (for mobility).
     pub fn remote_best(&self, key: &FdbKey) -> Option<RemoteBest> {
-        let cands = self.macs.get(key)?;
+        self.remote_best_h(self.mac_hash(key), key)
+    }
+
+    fn mac_hash(&self, k: &FdbKey) -> u64 {
+        self.hasher.hash_one(MacK(*k))
+    }
+
+    fn neigh_hash(&self, k: &NeighKey) -> u64 {
+        self.hasher.hash_one(NeighK(*k))
+    }
+
+    fn mac_ids(&self, h: u64, k: &FdbKey) -> Option<&Ids> {
+        self.macs.find(h, |(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    fn remote_best_h(&self, h: u64, key: &FdbKey) -> Option<RemoteBest> {
+        let cands = self.mac_ids(h, key)?;
         cands
             .as_slice()
             .iter()
@@ -477,6 +527,15 @@ impl Importer {
                 return self.last_attr;
             }
         }
+        if let Some(&i) = self.attr_ptr.get(&(Arc::as_ptr(attrs) as usize)) {
+            if let Some(a) = self.attrs.get_mut(i as usize) {
+                if a.refs > 0 && Arc::ptr_eq(&a.attrs, attrs) {
+                    a.refs += 1;
+                    self.last_attr = i;
+                    return i;
+                }
+            }
+        }
         let i = self.intern_slow(inst, attrs);
         self.last_attr = i;
         i
@@ -508,6 +567,7 @@ impl Importer {
             }
         };
         self.attr_index.insert(attrs.clone(), i);
+        self.attr_ptr.insert(Arc::as_ptr(attrs) as usize, i);
         i
     }
 
@@ -518,6 +578,7 @@ impl Importer {
         a.refs = a.refs.saturating_sub(1);
         if a.refs == 0 {
             self.attr_index.remove(&a.attrs);
+            self.attr_ptr.remove(&(Arc::as_ptr(&a.attrs) as usize));
             a.vnis = VniSet::None;
             self.free_attrs.push(attr);
         }
@@ -559,26 +620,37 @@ impl Importer {
                         vni,
                         mac: Mac(r.mac.0),
                     };
-                    match self.macs.get_mut(&fk) {
-                        Some(c) => c.push(id),
-                        None => {
-                            self.macs.insert(fk, Ids::One(id));
+                    let h = self.mac_hash(&fk);
+                    let hasher = &self.hasher;
+                    match self
+                        .macs
+                        .entry(h, |(k, _)| *k == fk, |(k, _)| hasher.hash_one(MacK(*k)))
+                    {
+                        hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1.push(id),
+                        hashbrown::hash_table::Entry::Vacant(e) => {
+                            e.insert((fk, Ids::One(id)));
                         }
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
-                        match self.neighs.get_mut(&nk) {
-                            Some(c) => c.push(id),
-                            None => {
-                                self.neighs.insert(nk, Ids::One(id));
+                        let hn = self.neigh_hash(&nk);
+                        let hasher = &self.hasher;
+                        match self.neighs.entry(
+                            hn,
+                            |(k, _)| *k == nk,
+                            |(k, _)| hasher.hash_one(NeighK(*k)),
+                        ) {
+                            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1.push(id),
+                            hashbrown::hash_table::Entry::Vacant(e) => {
+                                e.insert((nk, Ids::One(id)));
                             }
                         }
                         if touch {
-                            self.touched_neigh.push(nk);
+                            self.touched_neigh.push((hn, nk));
                         }
                     }
                     if touch {
-                        self.touched_fdb.push(fk);
+                        self.touched_fdb.push((h, fk));
                         self.changed_macs.push(fk);
                     }
                 }
@@ -610,17 +682,23 @@ impl Importer {
                         vni,
                         mac: Mac(r.mac.0),
                     };
-                    if self.macs.get_mut(&fk).is_some_and(|c| c.remove(id)) {
-                        self.macs.remove(&fk);
+                    let h = self.mac_hash(&fk);
+                    if let Ok(mut e) = self.macs.find_entry(h, |(k, _)| *k == fk) {
+                        if e.get_mut().1.remove(id) {
+                            e.remove();
+                        }
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
-                        if self.neighs.get_mut(&nk).is_some_and(|c| c.remove(id)) {
-                            self.neighs.remove(&nk);
+                        let hn = self.neigh_hash(&nk);
+                        if let Ok(mut e) = self.neighs.find_entry(hn, |(k, _)| *k == nk) {
+                            if e.get_mut().1.remove(id) {
+                                e.remove();
+                            }
                         }
-                        self.touched_neigh.push(nk);
+                        self.touched_neigh.push((hn, nk));
                     }
-                    self.touched_fdb.push(fk);
+                    self.touched_fdb.push((h, fk));
                     self.changed_macs.push(fk);
                 }
                 EvpnNlri::InclusiveMulticast(_) => {
@@ -643,26 +721,30 @@ impl Importer {
 
     /// A local change of a MAC touches its FDB entry and every neighbour naming it.
     fn touch_mac(&mut self, fk: FdbKey) {
-        self.touched_fdb.push(fk);
-        if let Some(c) = self.macs.get(&fk) {
+        let h = self.mac_hash(&fk);
+        self.touched_fdb.push((h, fk));
+        let mut neighs = Vec::new();
+        if let Some(c) = self.mac_ids(h, &fk) {
             for &id in c.as_slice() {
                 let Some(s) = self.slots.get(id as usize) else {
                     continue;
                 };
                 if let EvpnNlri::MacIp(r) = s.key.to_nlri() {
                     if let Some(ip) = r.ip {
-                        self.touched_neigh.push(NeighKey { vni: fk.vni, ip });
+                        let nk = NeighKey { vni: fk.vni, ip };
+                        neighs.push((self.neigh_hash(&nk), nk));
                     }
                 }
             }
         }
+        self.touched_neigh.extend(neighs);
     }
 
     /// Re-decides every touched key and records what changed.
     fn settle(&mut self, out: &mut FibDelta) {
         let fdb = std::mem::take(&mut self.touched_fdb);
-        for fk in &fdb {
-            let want = self.select_fdb(fk);
+        for (h, fk) in &fdb {
+            let want = self.select_fdb(*h, fk);
             if put(&mut self.fib.fdb, *fk, want) {
                 out.fdb.push((*fk, want));
             }
@@ -681,8 +763,8 @@ impl Importer {
         self.touched_fdb = fdb;
         self.touched_fdb.clear();
         let neigh = std::mem::take(&mut self.touched_neigh);
-        for nk in &neigh {
-            let want = self.select_neigh(nk);
+        for (h, nk) in &neigh {
+            let want = self.select_neigh(*h, nk);
             if put(&mut self.fib.neigh, *nk, want) {
                 out.neigh.push((*nk, want));
             }
@@ -702,18 +784,18 @@ impl Importer {
         }
     }
 
-    fn select_fdb(&self, fk: &FdbKey) -> Option<RemoteFdb> {
+    fn select_fdb(&self, h: u64, fk: &FdbKey) -> Option<RemoteFdb> {
         if self.local.contains(fk) {
             return None;
         }
-        self.remote_best(fk).map(|r| RemoteFdb {
+        self.remote_best_h(h, fk).map(|r| RemoteFdb {
             vtep: r.vtep,
             sticky: r.mobility.sticky,
         })
     }
 
-    fn select_neigh(&self, nk: &NeighKey) -> Option<Mac> {
-        let cands = self.neighs.get(nk)?;
+    fn select_neigh(&self, h: u64, nk: &NeighKey) -> Option<Mac> {
+        let (_, cands) = self.neighs.find(h, |(k, _)| k == nk)?;
         let mac = cands
             .as_slice()
             .iter()
