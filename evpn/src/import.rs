@@ -133,72 +133,10 @@ pub struct ImportCounters {
     pub ignored: u64,
 }
 
-/// Ids of the stored routes naming one key: one or two inline (the usual cases: a host's
-/// MAC-only and MAC+IP routes), more on the heap.
-#[derive(Clone, Debug)]
-enum Ids {
-    One(u32),
-    Two([u32; 2]),
-    /// Boxed Vec: a thin 8-byte pointer keeps `Ids` at 16 bytes (a boxed slice is a fat
-    /// 16-byte pointer, a Vec 24); such lists are rare.
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<u32>>),
-}
-
-impl Ids {
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Self::One(t) => std::slice::from_ref(t),
-            Self::Two(t) => t,
-            Self::Many(v) => v,
-        }
-    }
-
-    fn push(&mut self, id: u32) {
-        match self {
-            Self::One(a) => {
-                if *a != id {
-                    *self = Self::Two([*a, id]);
-                }
-            }
-            Self::Two([a, b]) => {
-                if *a != id && *b != id {
-                    *self = Self::Many(Box::new(vec![*a, *b, id]));
-                }
-            }
-            Self::Many(v) => {
-                if !v.contains(&id) {
-                    v.push(id);
-                }
-            }
-        }
-    }
-
-    /// Removes `id`; true when the list is now empty.
-    fn remove(&mut self, id: u32) -> bool {
-        match self {
-            Self::One(a) => *a == id,
-            Self::Two([a, b]) => {
-                if *a == id {
-                    *self = Self::One(*b);
-                } else if *b == id {
-                    *self = Self::One(*a);
-                }
-                false
-            }
-            Self::Many(v) => {
-                v.retain(|x| *x != id);
-                match v.as_slice() {
-                    [] => return true,
-                    [a] => *self = Self::One(*a),
-                    [a, b] => *self = Self::Two([*a, *b]),
-                    _ => {}
-                }
-                false
-            }
-        }
-    }
-}
+/// One candidate of a multimap entry: a stored route and the VNI it counts in. The key
+/// ((VNI, MAC) or (VNI, IP)) is not stored: it is read back from the route's key, so an
+/// entry is 8 bytes however many routes share a key.
+type Cand = (u32, Vni);
 
 /// Interned attributes of stored routes (the speaker interns equal attributes, so a
 /// million routes share a few thousand of these), with what import derives from them
@@ -281,9 +219,9 @@ pub struct Importer {
     last_attr: u32,
     /// Type-2 routes per (VNI, MAC).
     /// (Each key is hashed once per change: `touched_*` carry the hash to `settle`.)
-    macs: HashTable<(FdbKey, Ids)>,
+    macs: HashTable<Cand>,
     /// MAC+IP routes per (VNI, IP).
-    neighs: HashTable<(NeighKey, Ids)>,
+    neighs: HashTable<Cand>,
     /// Type-3 routes per (VNI, VTEP).
     flood: SipMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
@@ -438,16 +376,25 @@ impl Importer {
         self.hasher.hash_one(NeighK(*k))
     }
 
-    fn mac_ids(&self, h: u64, k: &FdbKey) -> Option<&Ids> {
-        self.macs.find(h, |(x, _)| x == k).map(|(_, v)| v)
+    /// Ids of the routes naming (VNI, MAC) `k` (`h`: its hash).
+    fn mac_ids<'a>(&'a self, h: u64, k: &'a FdbKey) -> impl Iterator<Item = u32> + 'a {
+        self.macs
+            .iter_hash(h)
+            .filter(move |(id, vni)| *vni == k.vni && route_mac(&self.slots, *id) == Some(k.mac))
+            .map(|(id, _)| *id)
+    }
+
+    /// Ids of the routes naming (VNI, IP) `k`.
+    fn neigh_ids<'a>(&'a self, h: u64, k: &'a NeighKey) -> impl Iterator<Item = u32> + 'a {
+        self.neighs
+            .iter_hash(h)
+            .filter(move |(id, vni)| *vni == k.vni && route_ip(&self.slots, *id) == Some(k.ip))
+            .map(|(id, _)| *id)
     }
 
     fn remote_best_h(&self, h: u64, key: &FdbKey) -> Option<RemoteBest> {
-        let cands = self.mac_ids(h, key)?;
-        cands
-            .as_slice()
-            .iter()
-            .filter_map(|&id| self.attr_of(id))
+        self.mac_ids(h, key)
+            .filter_map(|id| self.attr_of(id))
             .map(|a| RemoteBest {
                 vtep: a.attrs.next_hop,
                 mobility: a.mobility,
@@ -620,31 +567,22 @@ impl Importer {
                         vni,
                         mac: Mac(r.mac.0),
                     };
+                    // A route is linked once per VNI (unlinked before any relink), so
+                    // its candidate is new: no duplicate check.
                     let h = self.mac_hash(&fk);
-                    let hasher = &self.hasher;
-                    match self
-                        .macs
-                        .entry(h, |(k, _)| *k == fk, |(k, _)| hasher.hash_one(MacK(*k)))
-                    {
-                        hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1.push(id),
-                        hashbrown::hash_table::Entry::Vacant(e) => {
-                            e.insert((fk, Ids::One(id)));
-                        }
-                    }
+                    let (hasher, slots) = (&self.hasher, &self.slots);
+                    self.macs.insert_unique(h, (id, vni), |&(i, v)| {
+                        let mac = route_mac(slots, i).unwrap_or_default();
+                        hasher.hash_one(MacK(FdbKey { vni: v, mac }))
+                    });
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
                         let hn = self.neigh_hash(&nk);
-                        let hasher = &self.hasher;
-                        match self.neighs.entry(
-                            hn,
-                            |(k, _)| *k == nk,
-                            |(k, _)| hasher.hash_one(NeighK(*k)),
-                        ) {
-                            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1.push(id),
-                            hashbrown::hash_table::Entry::Vacant(e) => {
-                                e.insert((nk, Ids::One(id)));
-                            }
-                        }
+                        let (hasher, slots) = (&self.hasher, &self.slots);
+                        self.neighs.insert_unique(hn, (id, vni), |&(i, v)| {
+                            let ip = route_ip(slots, i).unwrap_or(IpAddr::from([0u8; 4]));
+                            hasher.hash_one(NeighK(NeighKey { vni: v, ip }))
+                        });
                         if touch {
                             self.touched_neigh.push((hn, nk));
                         }
@@ -683,18 +621,14 @@ impl Importer {
                         mac: Mac(r.mac.0),
                     };
                     let h = self.mac_hash(&fk);
-                    if let Ok(mut e) = self.macs.find_entry(h, |(k, _)| *k == fk) {
-                        if e.get_mut().1.remove(id) {
-                            e.remove();
-                        }
+                    if let Ok(e) = self.macs.find_entry(h, |c| *c == (id, vni)) {
+                        e.remove();
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
                         let hn = self.neigh_hash(&nk);
-                        if let Ok(mut e) = self.neighs.find_entry(hn, |(k, _)| *k == nk) {
-                            if e.get_mut().1.remove(id) {
-                                e.remove();
-                            }
+                        if let Ok(e) = self.neighs.find_entry(hn, |c| *c == (id, vni)) {
+                            e.remove();
                         }
                         self.touched_neigh.push((hn, nk));
                     }
@@ -724,17 +658,10 @@ impl Importer {
         let h = self.mac_hash(&fk);
         self.touched_fdb.push((h, fk));
         let mut neighs = Vec::new();
-        if let Some(c) = self.mac_ids(h, &fk) {
-            for &id in c.as_slice() {
-                let Some(s) = self.slots.get(id as usize) else {
-                    continue;
-                };
-                if let EvpnNlri::MacIp(r) = s.key.to_nlri() {
-                    if let Some(ip) = r.ip {
-                        let nk = NeighKey { vni: fk.vni, ip };
-                        neighs.push((self.neigh_hash(&nk), nk));
-                    }
-                }
+        for id in self.mac_ids(h, &fk) {
+            if let Some(ip) = route_ip(&self.slots, id) {
+                let nk = NeighKey { vni: fk.vni, ip };
+                neighs.push((self.neigh_hash(&nk), nk));
             }
         }
         self.touched_neigh.extend(neighs);
@@ -795,11 +722,9 @@ impl Importer {
     }
 
     fn select_neigh(&self, h: u64, nk: &NeighKey) -> Option<Mac> {
-        let (_, cands) = self.neighs.find(h, |(k, _)| k == nk)?;
-        let mac = cands
-            .as_slice()
-            .iter()
-            .filter_map(|&id| {
+        let mac = self
+            .neigh_ids(h, nk)
+            .filter_map(|id| {
                 let s = self.slots.get(id as usize)?;
                 let a = self.attrs.get(s.attr as usize)?;
                 let EvpnNlri::MacIp(r) = s.key.to_nlri() else {
@@ -811,6 +736,22 @@ impl Importer {
             .map(|(_, m)| Mac(m))?;
         let local = self.local.contains(&FdbKey { vni: nk.vni, mac });
         (!local).then_some(mac)
+    }
+}
+
+/// The MAC of stored type-2 route `id`.
+fn route_mac(slots: &[Slot], id: u32) -> Option<Mac> {
+    match slots.get(id as usize)?.key.to_nlri() {
+        EvpnNlri::MacIp(r) => Some(Mac(r.mac.0)),
+        _ => None,
+    }
+}
+
+/// The IP of stored type-2 route `id`, if it has one.
+fn route_ip(slots: &[Slot], id: u32) -> Option<IpAddr> {
+    match slots.get(id as usize)?.key.to_nlri() {
+        EvpnNlri::MacIp(r) => r.ip,
+        _ => None,
     }
 }
 
