@@ -188,6 +188,16 @@ fn one_million() {
             (a.saturating_sub(b)) * 1024 / n as u64
         );
     }
+    // How much of it is the desired FibState (a clone of it, measured alone).
+    let h0 = LIVE.load(Ordering::Relaxed);
+    let fib_copy = imp.fib().clone();
+    let fib_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(h0);
+    drop(fib_copy);
+    println!(
+        "  of which desired FibState (BTreeMaps): {} bytes/route, importer: {} bytes/route",
+        fib_bytes / n,
+        heap.saturating_sub(fib_bytes) / n
+    );
     let t = Instant::now();
     let full = imp.recompute();
     println!(
