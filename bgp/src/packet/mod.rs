@@ -39,6 +39,7 @@ pub mod message;
 pub mod mp;
 pub mod notification;
 pub mod open;
+mod parse;
 pub mod pmsi;
 pub mod prefix;
 pub mod route_refresh;

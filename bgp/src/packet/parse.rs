@@ -1,0 +1,76 @@
+//! nom 8 glue shared by the decoders (crate-private: no nom type is ever public).
+//!
+//! Decoders parse `&[u8]` with nom's `complete` combinators and an error type of `()`.
+//! A failure in a fixed-layout field can only mean "too short"; the typed error a caller
+//! returns needs what the caller knows (which field, what the length octet said), not
+//! nom's position, so each decoder maps the failure at its boundary with [`ok_or`].
+//! The zero-sized error also keeps the hot paths (EVPN NLRI) as cheap as slice code.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use nom::bytes::complete::take;
+use nom::{IResult, Parser};
+
+/// A nom result over octets with the zero-sized error.
+pub(crate) type PResult<'a, T> = IResult<&'a [u8], T, ()>;
+
+/// Maps a nom failure to the decoder's own typed error (built only on failure).
+#[inline]
+pub(crate) fn ok_or<'a, T, E>(
+    r: PResult<'a, T>,
+    err: impl FnOnce() -> E,
+) -> Result<(&'a [u8], T), E> {
+    r.map_err(|_| err())
+}
+
+/// Exactly `N` octets, as an array.
+#[inline]
+pub(crate) fn array<const N: usize>(i: &[u8]) -> PResult<'_, [u8; N]> {
+    let (rest, b) = take(N).parse(i)?;
+    // `take(N)` gave exactly N octets, so this never fails; no panic path either way.
+    let a = b.first_chunk::<N>().ok_or(nom::Err::Error(()))?;
+    Ok((rest, *a))
+}
+
+/// A 4-octet IPv4 address.
+#[inline]
+pub(crate) fn ipv4(i: &[u8]) -> PResult<'_, Ipv4Addr> {
+    array::<4>.map(Ipv4Addr::from).parse(i)
+}
+
+/// A 16-octet IPv6 address.
+#[inline]
+pub(crate) fn ipv6(i: &[u8]) -> PResult<'_, Ipv6Addr> {
+    array::<16>.map(Ipv6Addr::from).parse(i)
+}
+
+/// An address of `octets` octets (4 gives IPv4, anything else IPv6).
+#[inline]
+pub(crate) fn ip(octets: usize) -> impl Fn(&[u8]) -> PResult<'_, IpAddr> {
+    move |i| {
+        if octets == 4 {
+            ipv4.map(IpAddr::V4).parse(i)
+        } else {
+            ipv6.map(IpAddr::V6).parse(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nom::number::complete::be_u16;
+
+    #[test]
+    fn short_input_is_an_error_not_a_panic() {
+        assert_eq!(array::<3>(&[1, 2, 3, 4]), Ok((&[4u8][..], [1, 2, 3])));
+        assert!(array::<3>(&[1, 2]).is_err());
+        assert!(ipv6(&[0; 15]).is_err());
+        assert_eq!(
+            ip(4)(&[10, 0, 0, 1]),
+            Ok((&[][..], IpAddr::from([10, 0, 0, 1])))
+        );
+        let r: PResult<'_, u16> = be_u16(&[1][..]);
+        assert_eq!(ok_or(r, || "short"), Err("short"));
+    }
+}
