@@ -9,6 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use nom::bytes::complete::take;
+use nom::combinator::all_consuming;
 use nom::{IResult, Parser};
 
 /// A nom result over octets with the zero-sized error.
@@ -21,6 +22,15 @@ pub(crate) fn ok_or<'a, T, E>(
     err: impl FnOnce() -> E,
 ) -> Result<(&'a [u8], T), E> {
     r.map_err(|_| err())
+}
+
+/// Runs `p` over the whole of `v`: `None` when it fails or leaves octets over.
+#[inline]
+pub(crate) fn exact<'a, O>(
+    p: impl Parser<&'a [u8], Output = O, Error = ()>,
+    v: &'a [u8],
+) -> Option<O> {
+    all_consuming(p).parse_complete(v).ok().map(|(_, o)| o)
 }
 
 /// Exactly `N` octets, as an array.
@@ -72,5 +82,8 @@ mod tests {
         );
         let r: PResult<'_, u16> = be_u16(&[1][..]);
         assert_eq!(ok_or(r, || "short"), Err("short"));
+        assert_eq!(exact(be_u16, &[1, 2]), Some(0x0102));
+        assert_eq!(exact(be_u16, &[1, 2, 3]), None);
+        assert_eq!(exact(be_u16, &[1]), None);
     }
 }
