@@ -1,8 +1,15 @@
 //! BGP wire codec: one module per protocol thing.
 //!
-//! Decoding works over `&[u8]`; encoding appends to a `bytes::BytesMut`. Nothing here
-//! panics on input from a peer, and no parser reads past a length field. UPDATE errors
-//! follow RFC 7606: `Update::decode` records malformations, `Update::verdict` decides.
+//! Decoding works over `&[u8]` with nom 8 (`complete` parsers: `be_u8`/`be_u16`/`be_u32`,
+//! `take`, `length_data`, `count`, tuples of parsers); encoding appends to a
+//! `bytes::BytesMut`. nom stays inside the crate: parsers use a zero-sized error, and
+//! each decoder maps a failure to its own typed error at its boundary (`parse::ok_or`),
+//! so the public API carries no nom type. Every length field is checked before the
+//! value it frames is parsed, and lists of known count are parsed into one allocation.
+//! Nothing here panics on input from a peer, and no parser reads past a length field.
+//! UPDATE errors follow RFC 7606: `Update::decode` records malformations (its attribute
+//! walk is a plain loop, so that it can record an error and go on; each attribute's
+//! header and value are parsed with nom), and `Update::verdict` decides.
 //!
 //! A session reads with `frame` (zero-copy split of one whole message), decodes with
 //! `Message::decode` under the negotiated `DecodeOptions`, answers a `MessageError` with
