@@ -6,12 +6,11 @@ use std::fmt;
 use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
 use nom::multi::count;
-use nom::number::complete::{be_u16, be_u32, be_u8};
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::open::AS_TRANS;
-use super::parse::ok_or;
+use super::parse::{be_u16, be_u32, be_u8, ok_or};
 
 /// Path segment type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]

@@ -8,7 +8,6 @@ use std::str::FromStr;
 
 use bytes::{BufMut, BytesMut};
 use nom::multi::count;
-use nom::number::complete::{be_u16, be_u32, be_u8};
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +18,7 @@ use super::message::{DecodeOptions, EncodeError};
 use super::mp::{MpReach, MpUnreach};
 use super::notification::hex_bytes;
 use super::open::AS_TRANS;
-use super::parse::{array, exact, ipv4};
+use super::parse::{array, be_u16, be_u32, be_u8, exact, ipv4};
 use super::pmsi::PmsiTunnel;
 use super::types::{serde_via_str, ParseValueError};
 

@@ -14,7 +14,6 @@ use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
 use nom::combinator::consumed;
 use nom::multi::{count, length_data};
-use nom::number::complete::{be_u16, be_u24, be_u32, be_u8};
 use nom::sequence::preceded;
 use nom::Parser;
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::afi::{Afi, AfiSafi, Safi};
 use super::message::EncodeError;
 use super::notification::{hex_bytes, Notification, OpenSubcode};
-use super::parse::{exact, ok_or, PResult};
+use super::parse::{be_u16, be_u24, be_u32, be_u8, exact, ok_or, PResult};
 
 pub const CAP_MULTIPROTOCOL: u8 = 1;
 pub const CAP_ROUTE_REFRESH: u8 = 2;

@@ -20,11 +20,10 @@ use std::net::IpAddr;
 use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
 use nom::combinator::{all_consuming, cond};
-use nom::number::complete::{be_u24, be_u32, be_u8};
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
-use super::parse::{array, ip, ok_or, PResult};
+use super::parse::{array, be_u24, be_u32, be_u8, ip, ok_or, PResult};
 use super::types::{serde_via_str, MacAddress, ParseValueError, RouteDistinguisher};
 
 /// Ethernet Segment Identifier (RFC 7432 section 5): type octet + 9 value octets.

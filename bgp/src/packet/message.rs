@@ -19,14 +19,13 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::bytes::complete::tag;
-use nom::number::complete::{be_u16, be_u8};
 use nom::sequence::preceded;
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::notification::{ErrorCode, HeaderSubcode, Notification, RouteRefreshSubcode};
 use super::open::{Open, OpenError};
-use super::parse::ok_or;
+use super::parse::{be_u16, be_u8, ok_or};
 use super::route_refresh::RouteRefresh;
 use super::update::Update;
 

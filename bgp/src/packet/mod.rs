@@ -1,8 +1,10 @@
 //! BGP wire codec: one module per protocol thing.
 //!
-//! Decoding works over `&[u8]` with nom 8 (`complete` parsers: `be_u8`/`be_u16`/`be_u32`,
-//! `take`, `length_data`, `count`, tuples of parsers); encoding appends to a
-//! `bytes::BytesMut`. nom stays inside the crate: parsers use a zero-sized error, and
+//! Decoding works over `&[u8]` with nom 8 (`take`, `tag`, `length_data`, `count`,
+//! `consumed`, `all_consuming`, `cond`, tuples of parsers, `Parser::map`); encoding
+//! appends to a `bytes::BytesMut`. The big-endian integer parsers come from the private
+//! `parse` module rather than `nom::number` (same names and use; nom 8.0's cost a call per
+//! field, see there). nom stays inside the crate: parsers use a zero-sized error, and
 //! each decoder maps a failure to its own typed error at its boundary (`parse::ok_or`),
 //! so the public API carries no nom type. Every length field is checked before the
 //! value it frames is parsed, and lists of known count are parsed into one allocation.

@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
-use nom::number::complete::{be_u16, be_u8};
 use nom::sequence::terminated;
 use nom::Parser;
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::afi::{Afi, AfiSafi, Safi};
 use super::evpn::{self, EvpnNlri};
 use super::notification::hex_bytes;
-use super::parse::{exact, ipv4, ipv6, ok_or, PResult};
+use super::parse::{be_u16, be_u8, exact, ipv4, ipv6, ok_or, PResult};
 use super::prefix::{Ipv4Prefix, Ipv6Prefix};
 
 /// Network Address of Next Hop.

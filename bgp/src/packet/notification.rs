@@ -6,12 +6,11 @@ use std::fmt;
 
 use bytes::{BufMut, BytesMut};
 use nom::combinator::rest;
-use nom::number::complete::be_u8;
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::{Afi, AfiSafi, Safi};
-use super::parse::PResult;
+use super::parse::{be_u8, PResult};
 
 /// Serializes raw octets as a lowercase hex string (readable in `evpnctl decode --json`).
 pub(crate) mod hex_bytes {

@@ -5,7 +5,6 @@ use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
-use nom::number::complete::{be_u16, be_u8};
 use nom::sequence::preceded;
 use nom::Parser;
 use serde::{Deserialize, Serialize};
@@ -14,7 +13,7 @@ use super::afi::AfiSafi;
 use super::capability::{Capability, CapabilityError};
 use super::message::EncodeError;
 use super::notification::{Notification, OpenSubcode};
-use super::parse::{ipv4, ok_or};
+use super::parse::{be_u16, be_u8, ipv4, ok_or};
 
 /// The BGP version we speak.
 pub const BGP_VERSION: u8 = 4;

@@ -5,10 +5,17 @@
 //! returns needs what the caller knows (which field, what the length octet said), not
 //! nom's position, so each decoder maps the failure at its boundary with [`ok_or`].
 //! The zero-sized error also keeps the hot paths (EVPN NLRI) as cheap as slice code.
+//!
+//! The big-endian integer parsers here have the names and signatures of
+//! `nom::number::complete::{be_u8, be_u16, be_u24, be_u32}` and are used in their place.
+//! nom 8.0.0's versions read `&[u8]` through `Input::input_len` and `Input::take_from`,
+//! which are not `#[inline]`, so every field cost two calls and a byte loop: decoding
+//! the 1M type-2 UPDATE stream took about 30% more instructions (callgrind) and 20% more
+//! time than the slice code. Ours are one `split_first_chunk` each (a single bounds
+//! check, within 3% of the slice code) and compose with every nom combinator the same.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use nom::bytes::complete::take;
 use nom::combinator::all_consuming;
 use nom::{IResult, Parser};
 
@@ -33,13 +40,39 @@ pub(crate) fn exact<'a, O>(
     all_consuming(p).parse_complete(v).ok().map(|(_, o)| o)
 }
 
-/// Exactly `N` octets, as an array.
+/// Exactly `N` octets, as an array: the primitive under every fixed-size field.
 #[inline]
 pub(crate) fn array<const N: usize>(i: &[u8]) -> PResult<'_, [u8; N]> {
-    let (rest, b) = take(N).parse(i)?;
-    // `take(N)` gave exactly N octets, so this never fails; no panic path either way.
-    let a = b.first_chunk::<N>().ok_or(nom::Err::Error(()))?;
-    Ok((rest, *a))
+    match i.split_first_chunk::<N>() {
+        Some((a, rest)) => Ok((rest, *a)),
+        None => Err(nom::Err::Error(())),
+    }
+}
+
+/// One octet (stands in for `nom::number::complete::be_u8`, see the module doc).
+#[inline]
+pub(crate) fn be_u8(i: &[u8]) -> PResult<'_, u8> {
+    array::<1>.map(|[b]| b).parse(i)
+}
+
+/// A big-endian 2-octet integer.
+#[inline]
+pub(crate) fn be_u16(i: &[u8]) -> PResult<'_, u16> {
+    array::<2>.map(u16::from_be_bytes).parse(i)
+}
+
+/// A big-endian 3-octet integer (labels, LLGR stale time).
+#[inline]
+pub(crate) fn be_u24(i: &[u8]) -> PResult<'_, u32> {
+    array::<3>
+        .map(|[a, b, c]| u32::from_be_bytes([0, a, b, c]))
+        .parse(i)
+}
+
+/// A big-endian 4-octet integer.
+#[inline]
+pub(crate) fn be_u32(i: &[u8]) -> PResult<'_, u32> {
+    array::<4>.map(u32::from_be_bytes).parse(i)
 }
 
 /// A 4-octet IPv4 address.
@@ -69,13 +102,16 @@ pub(crate) fn ip(octets: usize) -> impl Fn(&[u8]) -> PResult<'_, IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nom::number::complete::be_u16;
 
     #[test]
     fn short_input_is_an_error_not_a_panic() {
         assert_eq!(array::<3>(&[1, 2, 3, 4]), Ok((&[4u8][..], [1, 2, 3])));
         assert!(array::<3>(&[1, 2]).is_err());
         assert!(ipv6(&[0; 15]).is_err());
+        assert_eq!(be_u8(&[7, 8]), Ok((&[8u8][..], 7)));
+        assert_eq!(be_u24(&[1, 2, 3]), Ok((&[][..], 0x010203)));
+        assert_eq!(be_u32(&[1, 2, 3, 4, 5]), Ok((&[5u8][..], 0x01020304)));
+        assert!(be_u32(&[1, 2, 3]).is_err());
         assert_eq!(
             ip(4)(&[10, 0, 0, 1]),
             Ok((&[][..], IpAddr::from([10, 0, 0, 1])))

@@ -19,11 +19,10 @@
 use std::net::IpAddr;
 
 use bytes::{BufMut, BytesMut};
-use nom::number::complete::{be_u24, be_u8};
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
-use super::parse::ok_or;
+use super::parse::{be_u24, be_u8, ok_or};
 
 /// Tunnel type 6: ingress replication (head-end replication for VXLAN).
 pub const TUNNEL_INGRESS_REPLICATION: u8 = 6;

@@ -16,10 +16,9 @@ use std::str::FromStr;
 
 use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
-use nom::number::complete::be_u8;
 use nom::Parser;
 
-use super::parse::ok_or;
+use super::parse::{be_u8, ok_or};
 use super::types::{serde_via_str, ParseValueError};
 
 /// Why a prefix list could not be parsed (RFC 7606 section 5.3).

@@ -3,12 +3,11 @@
 
 use bytes::{BufMut, BytesMut};
 use nom::combinator::all_consuming;
-use nom::number::complete::{be_u16, be_u8};
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::{Afi, AfiSafi, Safi};
-use super::parse::PResult;
+use super::parse::{be_u16, be_u8, PResult};
 
 /// Message Subtype of RFC 7313 (the "Reserved" octet of RFC 2918).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]

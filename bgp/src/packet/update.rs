@@ -21,7 +21,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use bytes::{BufMut, BytesMut};
 use nom::bytes::complete::take;
 use nom::combinator::consumed;
-use nom::number::complete::{be_u16, be_u8};
 use nom::sequence::preceded;
 use nom::Parser;
 use serde::{Deserialize, Serialize};
@@ -36,7 +35,7 @@ use super::evpn::EvpnNlri;
 use super::extcomm::ExtendedCommunity;
 use super::message::{msg_type, DecodeOptions, EncodeError, HEADER_LEN, MARKER};
 use super::mp::{MpNextHop, MpNlri, MpReach, MpUnreach};
-use super::parse::PResult;
+use super::parse::{be_u16, be_u8, PResult};
 use super::pmsi::PmsiTunnel;
 use super::prefix::Ipv4Prefix;
 
@@ -77,7 +76,7 @@ impl Update {
         let mal = &mut u.malformations;
         // Withdrawn Routes Length(2) Withdrawn Routes, Total Path Attribute Length(2)
         // Path Attributes, then the NLRI to the end.
-        let Ok((rest, wl)) = be_u16::<_, ()>(body) else {
+        let Ok((rest, wl)) = be_u16(body) else {
             mal.push(Malformation::new(
                 None,
                 Fault::WithdrawnLengthOverrun,
@@ -96,7 +95,7 @@ impl Update {
             ));
             return u;
         };
-        let Ok((rest, al)) = be_u16::<_, ()>(rest) else {
+        let Ok((rest, al)) = be_u16(rest) else {
             mal.push(Malformation::new(
                 None,
                 Fault::WithdrawnLengthOverrun,
