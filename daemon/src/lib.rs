@@ -6,6 +6,8 @@ pub mod control;
 pub mod core;
 pub mod ctl;
 pub mod decode;
+pub mod evpnglue;
+pub mod fibtask;
 pub mod listener;
 pub mod logging;
 pub mod peer;
