@@ -32,6 +32,8 @@ use crate::rib::SpeakerRib;
 /// sender's TCP instead of growing memory.
 pub const PEER_EVENTS: usize = 1024;
 
+const NO_EVPN: &str = "no EVPN service: [fib] enabled = false (a spine)";
+
 /// What the signal task asks of the core.
 #[derive(Debug)]
 pub enum Signal {
@@ -353,6 +355,38 @@ impl Core {
                     ))
                 });
                 let _ = reply.send(Response::data(rows));
+            }
+            Command::ShowVni => {
+                let r = match &self.evpn {
+                    Some(e) => Response::data(crate::evpnview::vnis(&e.svc, &e.topology)),
+                    None => Response::error(NO_EVPN),
+                };
+                let _ = reply.send(r);
+            }
+            Command::ShowMacs { vni } => {
+                let r = match &self.evpn {
+                    Some(e) => Response::data(crate::evpnview::macs(&e.svc, &e.topology, vni)),
+                    None => Response::error(NO_EVPN),
+                };
+                let _ = reply.send(r);
+            }
+            Command::ShowFdb => {
+                let Some(tx) = self.evpn.as_ref().and_then(|e| e.fib()) else {
+                    let _ = reply.send(Response::error(NO_EVPN));
+                    return;
+                };
+                let (ask, rx) = oneshot::channel();
+                if tx.send(FibCmd::ShowFdb(ask)).is_err() {
+                    let _ = reply.send(Response::error("the FIB task is not running"));
+                    return;
+                }
+                tokio::spawn(async move {
+                    let r = match tokio::time::timeout(Duration::from_secs(5), rx).await {
+                        Ok(Ok(v)) => Response::data(crate::evpnview::fdb(&v)),
+                        _ => Response::error("the FIB task did not answer"),
+                    };
+                    let _ = reply.send(r);
+                });
             }
             Command::ClearPeer { address, soft } => {
                 let r = match self.peers.get(&address) {

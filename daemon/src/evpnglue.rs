@@ -35,6 +35,8 @@ pub struct EvpnGlue {
     /// Desired-state changes not yet handed to the fib task (sent once per core turn).
     pending: FibDelta,
     arp_suppression: bool,
+    /// The kernel topology last seen (device names for `show vni` / `show macs`).
+    pub topology: fib::Topology,
 }
 
 /// The service configuration from evpnd's `[evpn]` section.
@@ -77,6 +79,7 @@ impl EvpnGlue {
             fib,
             pending: FibDelta::default(),
             arp_suppression: c.file.evpn.arp_suppression,
+            topology: fib::Topology::default(),
         }
     }
 
@@ -166,6 +169,7 @@ impl EvpnGlue {
     /// A kernel dump (start, resync): topology, then the local state's difference.
     pub fn snapshot(&mut self, rib: &mut SpeakerRib, s: &Snapshot) {
         let now = self.now();
+        self.topology = s.topology.clone();
         let out = self.svc.set_topology(&s.topology, now);
         self.apply(rib, out);
         let old = self.svc.local().clone();
@@ -211,7 +215,9 @@ impl EvpnGlue {
                     vxlans = t.vxlans.len(),
                     "EVPN: topology changed"
                 );
-                self.svc.set_topology(&t, now)
+                let out = self.svc.set_topology(&t, now);
+                self.topology = t;
+                out
             }
             fib::Event::LocalMacAdded {
                 vni,

@@ -7,6 +7,7 @@ pub mod core;
 pub mod ctl;
 pub mod decode;
 pub mod evpnglue;
+pub mod evpnview;
 pub mod fibtask;
 pub mod listener;
 pub mod logging;

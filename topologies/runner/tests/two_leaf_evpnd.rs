@@ -113,17 +113,21 @@ fn node_dir(name: &str, node: &str) -> PathBuf {
         .join(node)
 }
 
-fn routes(evpnctl: &Path, name: &str, leaf: &str) -> Vec<Value> {
+/// `evpnctl show WHAT -j` on `leaf`.
+fn show(evpnctl: &Path, name: &str, leaf: &str, what: &str) -> Value {
     let sock = node_dir(name, leaf).join("evpnd.sock");
     let o = Command::new(evpnctl)
         .args(["--socket"])
         .arg(&sock)
-        .args(["show", "routes", "-j"])
+        .args(["show", what, "-j"])
         .output()
         .expect("run evpnctl");
-    assert!(o.status.success(), "evpnctl show routes: {}", text(&o));
-    serde_json::from_slice::<Value>(&o.stdout)
-        .expect("evpnctl -j json")
+    assert!(o.status.success(), "evpnctl show {what}: {}", text(&o));
+    serde_json::from_slice::<Value>(&o.stdout).expect("evpnctl -j json")
+}
+
+fn routes(evpnctl: &Path, name: &str, leaf: &str) -> Vec<Value> {
+    show(evpnctl, name, leaf, "routes")
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -203,6 +207,44 @@ fn two_evpnd_leaves_program_each_other() {
             );
         }
     }
+
+    // show vni / macs / fdb on leaf1: the instance, host1 local, host2 remote at leaf2,
+    // and the kernel as programmed equal to the desired state.
+    let vni = show(&evpnctl, &name, "leaf1", "vni");
+    assert_eq!(vni[0]["vni"], 100, "{vni}");
+    assert_eq!(vni[0]["bridge"], "br100", "{vni}");
+    assert_eq!(vni[0]["vxlan"], "vxlan100", "{vni}");
+    assert_eq!(vni[0]["export_rts"][0], "65000:100", "{vni}");
+    let macs = show(&evpnctl, &name, "leaf1", "macs");
+    let macs = macs.as_array().cloned().unwrap_or_default();
+    assert!(
+        macs.iter()
+            .any(|m| m["mac"] == H1 && m["kind"] == "local" && m["port"] == "eth2"),
+        "{macs:?}"
+    );
+    assert!(
+        macs.iter()
+            .any(|m| m["mac"] == H2 && m["kind"] == "remote" && m["vtep"] == "10.0.0.2"),
+        "{macs:?}"
+    );
+    let in_sync = wait_for(Duration::from_secs(5), || {
+        show(&evpnctl, &name, "leaf1", "fdb")["in_sync"] == true
+    });
+    let fdb = show(&evpnctl, &name, "leaf1", "fdb");
+    assert!(in_sync.is_some(), "leaf1 FIB not in sync: {fdb}");
+    let entries = fdb["entries"].as_array().cloned().unwrap_or_default();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "mac" && e["mac"] == H2 && e["programmed"] == true),
+        "{fdb}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "flood" && e["vtep"] == "10.0.0.2" && e["programmed"] == true),
+        "{fdb}"
+    );
 
     // host1 leaves leaf1: the type-2 route is withdrawn and leaf2's entry goes.
     exec(&name, "leaf1", &["ip", "link", "set", "eth2", "down"]);
