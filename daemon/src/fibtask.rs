@@ -10,9 +10,9 @@
 //!
 //! Deltas are folded into the desired state at once; the kernel is synced at most every
 //! [`COALESCE`] while changes keep arriving, so a burst of routes costs one diff and a
-//! few netlink batches. The first sync waits [`START_HOLD`]: entries a previous run
-//! left in the kernel stay until the sessions had time to bring their routes back
-//! (then the stale ones are removed), instead of flapping every remote MAC at start.
+//! few netlink batches. When a previous run left entries in the kernel, the first sync
+//! waits [`START_HOLD`]: they stay until the sessions had time to bring their routes
+//! back (then the stale ones are removed), instead of flapping every remote MAC at start.
 
 use std::time::Duration;
 
@@ -113,8 +113,13 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             return;
         }
     };
+    // Nothing of a previous run in the kernel: nothing to protect, no hold.
+    let mut hold = START_HOLD;
     match rec.dataplane_mut().dump() {
         Ok(s) => {
+            if s.owned.fdb.is_empty() && s.owned.flood.is_empty() && s.owned.neigh.is_empty() {
+                hold = Duration::ZERO;
+            }
             info!(
                 bridges = s.topology.bridges.len(),
                 vxlans = s.topology.vxlans.len(),
@@ -132,7 +137,7 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             return;
         }
     }
-    let hold_until = Instant::now() + START_HOLD;
+    let hold_until = Instant::now() + hold;
     let mut due: Option<Instant> = Some(hold_until);
     loop {
         tokio::select! {

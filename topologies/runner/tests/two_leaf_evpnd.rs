@@ -3,7 +3,10 @@
 //! over VXLAN devices with `nolearning` and no group/remote; each leaf's kernel holds the
 //! other host's MAC (`self extern_learn`, dst = the other VTEP) and the flood entry;
 //! `evpnctl show routes -j` holds both leaves' type-2/3 routes; a local MAC that goes away
-//! leaves the remote kernel; a killed evpnd's MACs and flood entry leave the other leaf.
+//! leaves the remote kernel; a killed evpnd's MACs and flood entry leave the other leaf;
+//! evpnd restarted after a crash removes stale entries of ours, keeps wanted and
+//! hand-made ones; SIGTERM with `fib.on_shutdown = "remove"` removes ours only.
+//! `show vni/macs/fdb -j` are checked too. Timings are printed (`--nocapture`).
 //!
 //! Needs evpnd and evpnctl: `$EVPND_BIN` (evpnctl next to it), else the binaries next to
 //! evpnlab in the target directory (`cargo build -p evpnd` first). Missing: the test fails.
@@ -313,4 +316,138 @@ fn two_evpnd_leaves_program_each_other() {
         "leaf1 evpnd killed -> its entries gone from leaf2 in {:?}",
         gone.unwrap_or_default()
     );
+
+    // Restart on leaf1 after the crash: its kernel still holds what the dead evpnd
+    // programmed. Add a stale entry "of ours" and a hand-made one; the new evpnd keeps
+    // what the routes want, removes the stale one, leaves the hand-made one alone.
+    let stale = "00:00:5e:00:53:99";
+    let manual = "00:00:5e:00:53:98";
+    exec(
+        &name,
+        "leaf1",
+        &[
+            "bridge",
+            "fdb",
+            "add",
+            stale,
+            "dev",
+            "vxlan100",
+            "dst",
+            "10.0.0.2",
+            "self",
+            "extern_learn",
+        ],
+    );
+    exec(
+        &name,
+        "leaf1",
+        &[
+            "bridge", "fdb", "add", manual, "dev", "vxlan100", "dst", "10.0.0.2", "self",
+        ],
+    );
+    assert!(
+        has_entry(&name, "leaf1", H2, "10.0.0.2"),
+        "the crash left leaf1's entries"
+    );
+    let restarted = Evpnd::start(&name, &evpnd);
+    let t = Instant::now();
+    let clean = wait_for(Duration::from_secs(20), || {
+        !has_mac(&name, "leaf1", stale) && has_entry(&name, "leaf1", H2, "10.0.0.2")
+    });
+    assert!(
+        clean.is_some(),
+        "after restart: {:?}",
+        vxlan_fdb(&name, "leaf1")
+    );
+    eprintln!("restart -> stale entry removed in {:?}", t.elapsed());
+    assert!(has_mac(&name, "leaf1", manual), "hand-made entry removed");
+    assert!(
+        has_entry(&name, "leaf1", ZERO, "10.0.0.2"),
+        "flood entry lost"
+    );
+    assert!(
+        ping_eventually(&name, &file, "host1", "10.100.0.2", Duration::from_secs(20)),
+        "no ping after the restart"
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || has_entry(
+            &name, "leaf2", H1, "10.0.0.1"
+        ))
+        .is_some(),
+        "leaf2 did not get {H1} back"
+    );
+
+    // SIGTERM with fib.on_shutdown = "remove": leaf1's entries of ours go, the manual stays.
+    restarted.terminate();
+    let ours_left = |fdb: &[(String, String, Vec<String>)]| {
+        fdb.iter()
+            .filter(|(_, _, f)| {
+                f.iter().any(|x| x == "extern_learn") && f.iter().any(|x| x == "self")
+            })
+            .count()
+    };
+    let fdb = vxlan_fdb(&name, "leaf1");
+    assert_eq!(
+        ours_left(&fdb),
+        0,
+        "on_shutdown = remove left entries: {fdb:?}"
+    );
+    assert!(
+        has_mac(&name, "leaf1", manual),
+        "hand-made entry removed at shutdown"
+    );
+}
+
+/// An evpnd started by the test in leaf1's namespace (the lab's one was killed).
+struct Evpnd {
+    child: std::process::Child,
+}
+
+impl Evpnd {
+    fn start(name: &str, bin: &Path) -> Evpnd {
+        let dir = node_dir(name, "leaf1");
+        let out = std::fs::File::create(dir.join("evpnd-restart.out")).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let cfg = topologies_dir()
+            .join("2-leaf-evpnd")
+            .join("leaf1")
+            .join("evpnd.toml");
+        // `ip netns exec` execs evpnd itself: the child's pid is evpnd's.
+        let child = Command::new("ip")
+            .args(["netns", "exec", &format!("clab-{name}-leaf1")])
+            .arg(bin)
+            .arg("--config")
+            .arg(cfg)
+            .env("EVPND_CONTROL__SOCKET", dir.join("evpnd.sock"))
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start evpnd");
+        Evpnd { child }
+    }
+
+    /// SIGTERM and wait for the exit (clean shutdown).
+    fn terminate(mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill(2) of our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                assert!(st.success(), "evpnd exit status {st}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("evpnd did not exit within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Evpnd {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
