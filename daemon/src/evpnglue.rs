@@ -141,7 +141,13 @@ impl EvpnGlue {
     fn output(&mut self, rib: &mut SpeakerRib, mut out: Output) -> Vec<Change<EvpnRouteKey>> {
         for e in &out.events {
             match e {
-                evpn::Event::MacMovedAway { .. } => info!(event = ?e, "EVPN: MAC moved"),
+                evpn::Event::MacMovedAway { key, .. } => {
+                    info!(event = ?e, "EVPN: MAC moved");
+                    // The bridge's learned entry would win over the remote one.
+                    if let Some(tx) = &self.fib {
+                        let _ = tx.send(FibCmd::DeleteLocalMac(*key));
+                    }
+                }
                 _ => warn!(event = ?e, "EVPN"),
             }
         }

@@ -16,7 +16,10 @@
 
 use std::time::Duration;
 
-use fib::{Dataplane, Event, FibState, NetlinkDataplane, Reconciler, Snapshot};
+use fib::netlink::socket::{Answer, RequestSocket};
+use fib::{Dataplane, Event, FdbKey, FibState, NetlinkDataplane, Reconciler, Snapshot};
+use netlink_packet_route::neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -36,6 +39,9 @@ pub const RETRY: Duration = Duration::from_secs(1);
 pub enum FibCmd {
     Delta(evpn::FibDelta),
     ShowFdb(oneshot::Sender<FdbView>),
+    /// A local MAC moved to another VTEP (MAC mobility): delete the bridge's learned
+    /// entry so that the remote one can be installed (local wins while it exists).
+    DeleteLocalMac(FdbKey),
     /// Stop; with `remove`, delete every entry we own first.
     Shutdown {
         remove: bool,
@@ -156,6 +162,7 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                     let t = (Instant::now() + COALESCE).max(hold_until);
                     due = Some(due.map_or(t, |d| d.min(t)));
                 }
+                Some(FibCmd::DeleteLocalMac(key)) => delete_local(&rec, key),
                 Some(FibCmd::ShowFdb(tx)) => {
                     let c = rec.counters();
                     let _ = tx.send(FdbView {
@@ -187,13 +194,26 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                     let _ = msgs.send(FibMsg::Failed("event stream ended".into())).await;
                     return;
                 };
-                let resync = matches!(ev, Event::Resync);
-                if rec.handle(&ev) {
+                // A bridge port deleted with MACs on it: the kernel's flush of its FDB
+                // rows does not reach us as deletes (the port is gone first), so the
+                // cached local MACs would linger and win over remote routes: re-dump.
+                let port_gone = matches!(&ev, Event::Topology(t) if rec.view().is_some_and(|v| {
+                    v.local.macs.values().any(|m| !t.ports.contains_key(&m.port))
+                }));
+                if port_gone {
+                    rec.handle(&Event::Resync);
+                }
+                let resync = port_gone || matches!(ev, Event::Resync);
+                if rec.handle(&ev) || port_gone {
                     let t = (Instant::now() + COALESCE).max(hold_until);
                     due = Some(due.map_or(t, |d| d.min(t)));
                 }
                 if resync {
-                    warn!("FIB: kernel events lost: dump and reconcile");
+                    if port_gone {
+                        info!("FIB: a bridge port with local MACs is gone: dump and reconcile");
+                    } else {
+                        warn!("FIB: kernel events lost: dump and reconcile");
+                    }
                     // The service's local state is rebuilt from the fresh dump.
                     match rec.dataplane_mut().dump() {
                         Ok(s) => {
@@ -207,6 +227,40 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Deletes the bridge's entry for a local MAC (RTM_DELNEIGH AF_BRIDGE NTF_MASTER on its
+/// port); the kernel's delete event then tells the service it is gone.
+fn delete_local(rec: &Reconciler<NetlinkDataplane>, key: FdbKey) {
+    let Some(port) = rec
+        .view()
+        .and_then(|v| v.local.macs.get(&key))
+        .map(|m| m.port)
+    else {
+        debug!(vni = %key.vni, mac = %key.mac, "FIB: moved MAC no longer local");
+        return;
+    };
+    let mut m = NeighbourMessage::default();
+    m.header.family = AddressFamily::Bridge;
+    m.header.ifindex = port;
+    m.header.flags = NeighbourFlags::Controller;
+    m.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(key.mac.0.to_vec()));
+    let r = RequestSocket::open(None).and_then(|mut s| {
+        s.push(0, RouteNetlinkMessage::DelNeighbour(m));
+        s.flush()
+    });
+    match r.as_deref() {
+        Ok([Answer::Ok]) => {
+            info!(vni = %key.vni, mac = %key.mac, port, "FIB: local MAC moved away: bridge entry deleted")
+        }
+        Ok(a) => {
+            warn!(vni = %key.vni, mac = %key.mac, answer = ?a, "FIB: deleting the moved local MAC failed")
+        }
+        Err(e) => {
+            warn!(vni = %key.vni, mac = %key.mac, error = %e, "FIB: deleting the moved local MAC failed")
         }
     }
 }

@@ -6,7 +6,8 @@
 //! leaves the remote kernel; a killed evpnd's MACs and flood entry leave the other leaf;
 //! evpnd restarted after a crash removes stale entries of ours, keeps wanted and
 //! hand-made ones; SIGTERM with `fib.on_shutdown = "remove"` removes ours only.
-//! `show vni/macs/fdb -j` are checked too. Timings are printed (`--nocapture`).
+//! a host moved to the other leaf is reachable there with a higher MAC mobility sequence
+//! (and back); `show vni/macs/fdb -j` are checked too. Timings are printed (`--nocapture`).
 //!
 //! Needs evpnd and evpnctl: `$EVPND_BIN` (evpnctl next to it), else the binaries next to
 //! evpnlab in the target directory (`cargo build -p evpnd` first). Missing: the test fails.
@@ -247,6 +248,96 @@ fn two_evpnd_leaves_program_each_other() {
             .iter()
             .any(|e| e["kind"] == "flood" && e["vtep"] == "10.0.0.2" && e["programmed"] == true),
         "{fdb}"
+    );
+
+    // MAC mobility: host1 "moves" to leaf2. host1 goes silent on leaf1 (no address, no
+    // IPv6; its bridge entry stays until aging), a veth on leaf2's br100 with host1's MAC
+    // and IP speaks. leaf2 learns it while leaf1's route exists: sequence 1 beats 0, leaf1
+    // deletes its learned entry and installs the remote one.
+    exec(&name, "host1", &["ip", "addr", "flush", "dev", "eth1"]);
+    exec(
+        &name,
+        "host1",
+        &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1"],
+    );
+    exec(
+        &name,
+        "leaf2",
+        &[
+            "sh",
+            "-c",
+            "ip link add mvh1 type veth peer name mvh1p && \
+        ip link set mvh1 master br100 up && ip link set mvh1p address 00:00:5e:00:53:01 && \
+        sysctl -qw net.ipv6.conf.mvh1p.disable_ipv6=1 && ip link set mvh1p up && \
+        ip addr add 10.100.0.1/24 dev mvh1p",
+        ],
+    );
+    let start = Instant::now();
+    let _ = lab_exec(
+        &name,
+        &file,
+        "leaf2",
+        &["ping", "-c", "1", "-W", "1", "-I", "mvh1p", "10.100.0.2"],
+    );
+    let moved = wait_for(Duration::from_secs(10), || {
+        has_entry(&name, "leaf1", H1, "10.0.0.2")
+    });
+    assert!(
+        moved.is_some(),
+        "leaf1 did not follow the move: {:?}",
+        vxlan_fdb(&name, "leaf1")
+    );
+    eprintln!(
+        "host move -> old leaf points to the new VTEP in {:?}",
+        start.elapsed()
+    );
+    let seq = |leaf: &str, kind: &str| {
+        show(&evpnctl, &name, leaf, "macs")
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|m| m["mac"] == H1 && m["kind"] == kind)
+                    .and_then(|m| m["sequence"].as_u64())
+            })
+    };
+    let (s2, s1) = (seq("leaf2", "local"), seq("leaf1", "remote"));
+    assert!(s2.is_some_and(|s| s >= 1), "leaf2 local sequence {s2:?}");
+    assert_eq!(s1, s2, "leaf1 sees leaf2's sequence");
+    assert_eq!(seq("leaf1", "local"), None, "leaf1 still has {H1} as local");
+    assert!(
+        lab_exec(
+            &name,
+            &file,
+            "host2",
+            &["ping", "-c", "1", "-W", "1", "10.100.0.1"]
+        )
+        .status
+        .success(),
+        "the moved host is not reachable"
+    );
+    // Back to leaf1.
+    exec(&name, "leaf2", &["ip", "link", "del", "mvh1"]);
+    exec(
+        &name,
+        "host1",
+        &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=0"],
+    );
+    exec(
+        &name,
+        "host1",
+        &["ip", "addr", "add", "10.100.0.1/24", "dev", "eth1"],
+    );
+    assert!(
+        ping_eventually(&name, &file, "host1", "10.100.0.2", Duration::from_secs(20)),
+        "host1 unreachable after moving back"
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || has_entry(
+            &name, "leaf2", H1, "10.0.0.1"
+        ))
+        .is_some(),
+        "leaf2 did not follow the move back: {:?}",
+        vxlan_fdb(&name, "leaf2")
     );
 
     // host1 leaves leaf1: the type-2 route is withdrawn and leaf2's entry goes.
