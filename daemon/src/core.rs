@@ -500,6 +500,12 @@ impl Core {
             added += 1;
         }
         self.listen_range_md5();
+        if let Some(e) = self.evpn.as_mut() {
+            e.reload(&mut self.rib, &self.config);
+        }
+        if self.evpn.is_some() != self.config.file.fib.enabled {
+            warn!("fib.enabled changed: takes effect at the next restart");
+        }
         info!(added, removed, changed, "configuration reloaded");
     }
 

@@ -265,8 +265,63 @@ impl EvpnGlue {
         }
     }
 
+    /// A reloaded `[evpn]` section: VNI selection, RD/RT overrides, DAD, ARP suppression.
+    pub fn reload(&mut self, rib: &mut SpeakerRib, c: &Config) {
+        let sc = service_config(c);
+        let arp = c.file.evpn.arp_suppression;
+        if sc == *self.svc.config() && arp == self.arp_suppression {
+            return;
+        }
+        if arp != self.arp_suppression {
+            // Neighbour entries follow from here on; existing ones are not re-derived.
+            warn!(
+                arp_suppression = arp,
+                "evpn.arp_suppression changed: applies to new neighbour entries"
+            );
+            self.arp_suppression = arp;
+        }
+        let now = self.now();
+        let topology = self.topology.clone();
+        let out = self.svc.set_config(sc, &topology, now);
+        info!(
+            advertise = out.advertise.len(),
+            withdraw = out.withdraw.len(),
+            "EVPN: configuration reloaded"
+        );
+        self.apply(rib, out);
+    }
+
     pub fn tick(&mut self) {
         let now = self.now();
         self.svc.tick(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str) -> Config {
+        let dir = std::env::temp_dir().join(format!("evt-wire-glue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("c{}.toml", extra.len()));
+        let text = format!(
+            "[global]\nasn = 65000\nrouter_id = \"10.0.0.1\"\n[evpn]\nadvertise_all_vni = true\n[fib]\non_shutdown = \"remove\"\n{extra}"
+        );
+        std::fs::write(&path, text).unwrap();
+        let c = Config::load_with_env(&path, Vec::new()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        c
+    }
+
+    #[test]
+    fn service_config_takes_overrides_and_vni_selection() {
+        let c = load("[evpn.vni.100]\nexport_rt = [\"65000:999\"]\n");
+        let sc = service_config(&c);
+        assert_eq!(sc.advertise, evpn::AdvertiseVnis::All);
+        let o = sc.vni.get(&fib::Vni(100)).expect("override of VNI 100");
+        assert_eq!(o.export_rt.len(), 1);
+        assert_eq!(o.export_rt[0].to_string(), "65000:999");
+        assert_ne!(sc, service_config(&load("")));
     }
 }
