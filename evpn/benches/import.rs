@@ -8,8 +8,10 @@
 //!
 //! Run: `cargo bench -p evpn --bench import`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +21,34 @@ use bgp::packet::types::{MacAddress, RouteDistinguisher};
 use criterion::{criterion_group, Criterion, Throughput};
 use evpn::{EvpnConfig, FibDelta, Importer, Instances, PathAttrs, ReceivedRoute, RouteSource};
 use fib::Vni;
+
+/// Counts live heap bytes, so memory per route is exact (RSS also sees freed pages the
+/// allocator keeps, and page granularity).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 const VNIS: u32 = 100;
 const VTEPS: u32 = 50;
@@ -102,6 +132,14 @@ fn import(inst: &Instances, routes: &[ReceivedRoute]) -> Importer {
     imp
 }
 
+/// Time this thread spent on a CPU (the machine is shared: wall time includes waiting).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
+}
+
 fn rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -111,20 +149,37 @@ fn rss_kib() -> Option<u64> {
 /// One pass over 1M routes: rate, memory, withdrawal rate, full recompute time.
 fn one_million() {
     let inst = instances();
-    let n = 1_000_000;
+    // EVPN_BENCH_ROUTES: a smaller run, e.g. under valgrind --tool=callgrind.
+    let n = std::env::var("EVPN_BENCH_ROUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let rs = routes(n);
     let before = rss_kib();
+    let heap_before = LIVE.load(Ordering::Relaxed);
     let t = Instant::now();
+    let c = cpu_secs();
     let mut imp = import(&inst, &rs);
     let dt = t.elapsed();
+    let dc = cpu_secs() - c;
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before);
     let after = rss_kib();
     let fib = imp.fib();
     println!(
-        "import 1M type-2 routes: {:.2} s, {:.0} routes/s; fdb {} neigh {}",
+        "import {n} type-2 routes: {:.2} s, {:.0} routes/s; fdb {} neigh {}",
         dt.as_secs_f64(),
         n as f64 / dt.as_secs_f64(),
         fib.fdb.len(),
         fib.neigh.len()
+    );
+    println!(
+        "  on-CPU: {dc:.2} s, {:.0} routes per CPU-second",
+        n as f64 / dc
+    );
+    println!(
+        "  live heap: {} MiB ({} bytes/route, importer + desired FibState)",
+        heap / (1 << 20),
+        heap / n
     );
     if let (Some(b), Some(a)) = (before, after) {
         println!(
@@ -133,6 +188,16 @@ fn one_million() {
             (a.saturating_sub(b)) * 1024 / n as u64
         );
     }
+    // How much of it is the desired FibState (a clone of it, measured alone).
+    let h0 = LIVE.load(Ordering::Relaxed);
+    let fib_copy = imp.fib().clone();
+    let fib_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(h0);
+    drop(fib_copy);
+    println!(
+        "  of which desired FibState (BTreeMaps): {} bytes/route, importer: {} bytes/route",
+        fib_bytes / n,
+        heap.saturating_sub(fib_bytes) / n
+    );
     let t = Instant::now();
     let full = imp.recompute();
     println!(
@@ -141,6 +206,7 @@ fn one_million() {
     );
     assert_eq!(&full, imp.fib());
     let t = Instant::now();
+    let c = cpu_secs();
     let mut d = FibDelta::default();
     let mut changed = Vec::new();
     for r in &rs {
@@ -151,10 +217,12 @@ fn one_million() {
         d.neigh.clear();
     }
     let dt = t.elapsed();
+    let dc = cpu_secs() - c;
     println!(
-        "  withdraw all: {:.2} s, {:.0} routes/s",
+        "  withdraw all: {:.2} s, {:.0} routes/s ({:.0} per CPU-second)",
         dt.as_secs_f64(),
-        n as f64 / dt.as_secs_f64()
+        n as f64 / dt.as_secs_f64(),
+        n as f64 / dc
     );
     assert!(imp.fib().is_empty());
 }
@@ -170,7 +238,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| import(&inst, &rs))
     });
     g.bench_function("100k full (evpn::import::full)", |b| {
-        b.iter(|| evpn::import::full(&inst, &rs, &|_| false))
+        b.iter(|| evpn::import::full(&inst, &rs, &|_| evpn::LocalRole::NotLocal))
     });
     g.finish();
 }

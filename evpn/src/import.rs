@@ -17,15 +17,21 @@
 //!
 //! Local wins: a MAC in the local set (learned on a bridge port and not moved away) is not
 //! programmed as remote, nor is a neighbour whose winning MAC is local — the same rule as
-//! `fib::diff`, so the desired state never carries entries the diff would skip.
+//! `fib::diff`, so the desired state never carries entries the diff would skip. A local
+//! MAC that mobility says moved away ([`LocalRole::Superseded`]) gets its remote entry,
+//! marked in [`FibState::supersede_local`] so that `fib::diff` programs it over the
+//! kernel's stale local row instead of skipping it.
 //!
 //! Route types 1, 4 and 5, MAC lengths other than 48, and ESIs (multihoming) are not used:
 //! a type-2 route with an ESI is programmed to its next hop like a single-homed one.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use bgp::packet::evpn::{EvpnNlri, EvpnRouteKey};
 use fib::{FdbKey, FibState, Mac, NeighKey, RemoteFdb, Vni};
@@ -43,11 +49,29 @@ pub struct FibDelta {
     /// `true`: add the VTEP to the VNI's flood list; `false`: remove it.
     pub flood: Vec<(Vni, IpAddr, bool)>,
     pub neigh: Vec<(NeighKey, Option<Mac>)>,
+    /// `true`: mark the FDB key in [`FibState::supersede_local`]; `false`: unmark.
+    pub supersede: Vec<(FdbKey, bool)>,
+}
+
+/// Where a (VNI, MAC) stands locally, as the import needs it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRole {
+    /// Not local: the best remote route is programmed.
+    NotLocal,
+    /// Local and winning: no remote entry.
+    Wins,
+    /// Local in the kernel, but a remote route won (the host moved away): the remote
+    /// entry is programmed over the local one.
+    Superseded,
 }
 
 impl FibDelta {
     pub fn is_empty(&self) -> bool {
-        self.fdb.is_empty() && self.flood.is_empty() && self.neigh.is_empty()
+        self.fdb.is_empty()
+            && self.flood.is_empty()
+            && self.neigh.is_empty()
+            && self.supersede.is_empty()
     }
 
     /// Applies the changes to `state` (e.g. the daemon's copy of the desired state).
@@ -71,12 +95,20 @@ impl FibDelta {
                 None => state.neigh.remove(k),
             };
         }
+        for (k, on) in &self.supersede {
+            if *on {
+                state.supersede_local.insert(*k);
+            } else {
+                state.supersede_local.remove(k);
+            }
+        }
     }
 
     pub fn append(&mut self, other: FibDelta) {
         self.fdb.extend(other.fdb);
         self.flood.extend(other.flood);
         self.neigh.extend(other.neigh);
+        self.supersede.extend(other.supersede);
     }
 }
 
@@ -101,82 +133,108 @@ pub struct ImportCounters {
     pub ignored: u64,
 }
 
-/// A non-empty list that does not allocate for one element (the usual case).
+/// One candidate of a multimap entry: a stored route and the VNI it counts in. The key
+/// ((VNI, MAC) or (VNI, IP)) is not stored: it is read back from the route's key, so an
+/// entry is 8 bytes however many routes share a key.
+type Cand = (u32, Vni);
+
+/// Interned attributes of stored routes (the speaker interns equal attributes, so a
+/// million routes share a few thousand of these), with what import derives from them
+/// computed once: the VNIs importing them, the mobility community.
 #[derive(Clone, Debug)]
-enum Small<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-impl<T: PartialEq + Copy> Small<T> {
-    fn as_slice(&self) -> &[T] {
-        match self {
-            Self::One(t) => std::slice::from_ref(t),
-            Self::Many(v) => v,
-        }
-    }
-
-    fn push(&mut self, t: T) {
-        match self {
-            Self::One(a) => {
-                if *a != t {
-                    *self = Self::Many(vec![*a, t]);
-                }
-            }
-            Self::Many(v) => {
-                if !v.contains(&t) {
-                    v.push(t);
-                }
-            }
-        }
-    }
-
-    /// Removes `t`; true when the list is now empty.
-    fn remove(&mut self, t: &T) -> bool {
-        match self {
-            Self::One(a) => a == t,
-            Self::Many(v) => {
-                v.retain(|x| x != t);
-                if let [one] = v.as_slice() {
-                    *self = Self::One(*one);
-                }
-                v_is_empty(self)
-            }
-        }
-    }
-}
-
-fn v_is_empty<T>(s: &Small<T>) -> bool {
-    matches!(s, Small::Many(v) if v.is_empty())
-}
-
-/// A stored best path: enough to re-import it when instances change.
-#[derive(Clone, Debug)]
-struct Stored {
+struct AttrEntry {
     attrs: Arc<PathAttrs>,
     vnis: VniSet,
+    mobility: Mobility,
+    /// Stored routes using this entry; freed at 0.
+    refs: u32,
 }
 
-/// std's SipHash: the keys (MACs) come from hosts and peers, so a keyed hash keeps
-/// collision floods out.
+/// A stored best path: its key (the NLRI is decoded from it when needed) and its
+/// attributes. 44 bytes instead of a second copy of the route.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    key: EvpnRouteKey,
+    /// Index into `attrs`; `FREE` for an unused slot.
+    attr: u32,
+}
+
+const FREE: u32 = u32::MAX;
+
+/// An FDB key hashed as one 128-bit word (the derived hash feeds SipHash three pieces;
+/// the table is probed several times per route).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct MacK(FdbKey);
+
+impl Hash for MacK {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let [a, b, c, d, e, f] = self.0.mac.0;
+        let mac = u64::from_be_bytes([0, 0, a, b, c, d, e, f]);
+        h.write_u128(u128::from(self.0.vni.0) << 64 | u128::from(mac));
+    }
+}
+
+/// A neighbour key hashed as two words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct NeighK(NeighKey);
+
+impl Hash for NeighK {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let (v6, bits) = match self.0.ip {
+            IpAddr::V4(a) => (0, u128::from(a.to_bits())),
+            IpAddr::V6(a) => (1u64 << 32, a.to_bits()),
+        };
+        h.write_u64(u64::from(self.0.vni.0) | v6);
+        h.write_u128(bits);
+    }
+}
+
+/// std's SipHash: the keys (route keys, MACs, IPs, attributes) come from peers and hosts,
+/// so a keyed hash keeps collision floods out (foldhash is fast but not meant to resist
+/// chosen keys).
 type Hasher = std::collections::hash_map::RandomState;
-type FxMap<K, V> = HashMap<K, V, Hasher>;
+type SipMap<K, V> = HashMap<K, V, Hasher>;
 
 /// Incremental import. Feed best-path changes; read the desired state or the deltas.
+///
+/// Memory (about 85 bytes per type-2 route at 1M, next to the desired `FibState`): routes
+/// live once in a slab (`slots`, 44 bytes: key + attribute index) found through a table
+/// of u32 slot ids (5 bytes a bucket); per (VNI, MAC) and (VNI, IP), 8-byte
+/// (slot, VNI) multimap entries whose key is read back from the slot; attributes are
+/// interned with their VNIs and mobility. Hashing: SipHash (std `RandomState`) for every
+/// table keyed by what peers or hosts choose (route keys, MACs, IPs, attributes);
+/// foldhash only for the attribute-address map.
 #[derive(Clone, Debug, Default)]
 pub struct Importer {
-    routes: FxMap<EvpnRouteKey, Stored>,
+    hasher: Hasher,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Route key -> slot id (hashed with `hasher` over the key).
+    index: HashTable<u32>,
+    attrs: Vec<AttrEntry>,
+    free_attrs: Vec<u32>,
+    attr_index: SipMap<Arc<PathAttrs>, u32>,
+    /// The address of each entry's own `Arc` -> entry: most routes arrive with the very
+    /// `Arc` the entry holds (the speaker interns), so hashing the attributes is rare.
+    /// Addresses are not chosen by peers, hence foldhash here. Safe from reuse: the entry
+    /// holds the `Arc`, and the address is removed when the entry is freed.
+    attr_ptr: hashbrown::HashMap<usize, u32>,
+    /// The entry `intern` returned last (a hint; checked before use).
+    last_attr: u32,
     /// Type-2 routes per (VNI, MAC).
-    macs: FxMap<FdbKey, Small<EvpnRouteKey>>,
+    /// (Each key is hashed once per change: `touched_*` carry the hash to `settle`.)
+    macs: HashTable<Cand>,
     /// MAC+IP routes per (VNI, IP).
-    neighs: FxMap<NeighKey, Small<EvpnRouteKey>>,
+    neighs: HashTable<Cand>,
     /// Type-3 routes per (VNI, VTEP).
-    flood: FxMap<(Vni, IpAddr), u32>,
+    flood: SipMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
     local: HashSet<FdbKey, Hasher>,
+    /// Local MACs a remote route superseded (moved away).
+    superseded: HashSet<FdbKey, Hasher>,
     fib: FibState,
-    touched_fdb: Vec<FdbKey>,
-    touched_neigh: Vec<NeighKey>,
+    touched_fdb: Vec<(u64, FdbKey)>,
+    touched_neigh: Vec<(u64, NeighKey)>,
     touched_flood: Vec<(Vni, IpAddr)>,
     /// (VNI, MAC)s whose remote candidates changed since the last `drain_changed_macs`.
     changed_macs: Vec<FdbKey>,
@@ -195,11 +253,11 @@ impl Importer {
 
     /// Number of stored best paths (imported or not).
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.index.is_empty()
     }
 
     /// A new or changed best path for `route`'s key.
@@ -219,19 +277,32 @@ impl Importer {
             self.remove_stored(&key);
             Verdict::Ignored
         } else {
-            self.remove_stored(&key);
-            let vnis = inst.importing(&route.route.attrs.ext_communities);
-            let verdict = if vnis.is_empty() {
-                Verdict::NotImported
-            } else {
-                Verdict::Imported
+            let attr = self.intern(inst, &route.route.attrs);
+            let verdict = match self.attrs.get(attr as usize) {
+                Some(a) if !a.vnis.as_slice().is_empty() => Verdict::Imported,
+                _ => Verdict::NotImported,
             };
-            let stored = Stored {
-                attrs: route.route.attrs.clone(),
-                vnis,
+            // One hash and one probe: a changed route keeps its slot.
+            let hash = self.hash_key(&key);
+            let slots = &self.slots;
+            let found = self
+                .index
+                .find(hash, |&id| {
+                    slots.get(id as usize).is_some_and(|s| s.key == key)
+                })
+                .copied();
+            let id = match found {
+                Some(id) => {
+                    self.unlink(&route.route.nlri, id);
+                    if let Some(s) = self.slots.get_mut(id as usize) {
+                        let old = std::mem::replace(&mut s.attr, attr);
+                        self.release(old);
+                    }
+                    id
+                }
+                None => self.insert_slot(hash, Slot { key, attr }),
             };
-            self.link(&route.route.nlri, &key, &stored, true);
-            self.routes.insert(key, stored);
+            self.link(&route.route.nlri, id, true);
             verdict
         };
         self.settle(out);
@@ -244,12 +315,12 @@ impl Importer {
         self.settle(out);
     }
 
-    /// `key` became local (`true`) or stopped being local (`false`).
-    pub fn set_local(&mut self, key: FdbKey, local: bool, out: &mut FibDelta) {
-        let changed = if local {
-            self.local.insert(key)
-        } else {
-            self.local.remove(&key)
+    /// Where `key` stands locally now (see [`LocalRole`]).
+    pub fn set_local(&mut self, key: FdbKey, role: LocalRole, out: &mut FibDelta) {
+        let changed = match role {
+            LocalRole::NotLocal => self.local.remove(&key) | self.superseded.remove(&key),
+            LocalRole::Wins => self.local.insert(key) | self.superseded.remove(&key),
+            LocalRole::Superseded => self.local.remove(&key) | self.superseded.insert(key),
         };
         if changed {
             self.touch_mac(key);
@@ -264,16 +335,23 @@ impl Importer {
     /// Re-matches every stored route against new instances (after a topology or config
     /// change) and returns the resulting changes.
     pub fn rebuild(&mut self, inst: &Instances, out: &mut FibDelta) {
-        let routes = std::mem::take(&mut self.routes);
         self.macs.clear();
         self.neighs.clear();
         self.flood.clear();
         let old = std::mem::take(&mut self.fib);
-        for (key, mut stored) in routes {
-            let nlri = key.to_nlri();
-            stored.vnis = inst.importing(&stored.attrs.ext_communities);
-            self.link(&nlri, &key, &stored, false);
-            self.routes.insert(key, stored);
+        // Import RTs are per attribute set: re-match each set once.
+        for a in &mut self.attrs {
+            if a.refs > 0 {
+                a.vnis = inst.importing(&a.attrs.ext_communities);
+            }
+        }
+        for id in 0..self.slots.len() {
+            let Some(slot) = self.slots.get(id).copied() else {
+                continue;
+            };
+            if slot.attr != FREE {
+                self.link(&slot.key.to_nlri(), id as u32, false);
+            }
         }
         self.touched_fdb.clear();
         self.touched_neigh.clear();
@@ -291,14 +369,39 @@ impl Importer {
 
     /// The best remote route for a MAC, ignoring whether it is local (for mobility).
     pub fn remote_best(&self, key: &FdbKey) -> Option<RemoteBest> {
-        let cands = self.macs.get(key)?;
-        cands
-            .as_slice()
-            .iter()
-            .filter_map(|k| self.routes.get(k))
-            .map(|s| RemoteBest {
-                vtep: s.attrs.next_hop,
-                mobility: s.attrs.mobility(),
+        self.remote_best_h(self.mac_hash(key), key)
+    }
+
+    fn mac_hash(&self, k: &FdbKey) -> u64 {
+        self.hasher.hash_one(MacK(*k))
+    }
+
+    fn neigh_hash(&self, k: &NeighKey) -> u64 {
+        self.hasher.hash_one(NeighK(*k))
+    }
+
+    /// Ids of the routes naming (VNI, MAC) `k` (`h`: its hash).
+    fn mac_ids<'a>(&'a self, h: u64, k: &'a FdbKey) -> impl Iterator<Item = u32> + 'a {
+        self.macs
+            .iter_hash(h)
+            .filter(move |(id, vni)| *vni == k.vni && route_mac(&self.slots, *id) == Some(k.mac))
+            .map(|(id, _)| *id)
+    }
+
+    /// Ids of the routes naming (VNI, IP) `k`.
+    fn neigh_ids<'a>(&'a self, h: u64, k: &'a NeighKey) -> impl Iterator<Item = u32> + 'a {
+        self.neighs
+            .iter_hash(h)
+            .filter(move |(id, vni)| *vni == k.vni && route_ip(&self.slots, *id) == Some(k.ip))
+            .map(|(id, _)| *id)
+    }
+
+    fn remote_best_h(&self, h: u64, key: &FdbKey) -> Option<RemoteBest> {
+        self.mac_ids(h, key)
+            .filter_map(|id| self.attr_of(id))
+            .map(|a| RemoteBest {
+                vtep: a.attrs.next_hop,
+                mobility: a.mobility,
             })
             .max_by_key(|r| rank(r.mobility, r.vtep))
     }
@@ -312,58 +415,189 @@ impl Importer {
 
     /// The desired state computed from scratch from the stored routes (resync, tests).
     pub fn recompute(&self) -> FibState {
-        let routes: Vec<(EvpnNlri, &Stored)> =
-            self.routes.iter().map(|(k, s)| (k.to_nlri(), s)).collect();
+        let routes: Vec<(EvpnNlri, &AttrEntry)> = self
+            .slots
+            .iter()
+            .filter(|s| s.attr != FREE)
+            .filter_map(|s| Some((s.key.to_nlri(), self.attrs.get(s.attr as usize)?)))
+            .collect();
         compute(
             routes
                 .iter()
-                .flat_map(|(n, s)| s.vnis.as_slice().iter().map(move |v| (*v, n, &*s.attrs))),
-            &|k| self.local.contains(k),
+                .flat_map(|(n, a)| a.vnis.as_slice().iter().map(move |v| (*v, n, &*a.attrs))),
+            &|k| self.role(k),
         )
     }
 
-    fn remove_stored(&mut self, key: &EvpnRouteKey) {
-        if let Some(stored) = self.routes.remove(key) {
-            let nlri = key.to_nlri();
-            self.unlink(&nlri, key, &stored);
+    fn role(&self, k: &FdbKey) -> LocalRole {
+        if self.local.contains(k) {
+            LocalRole::Wins
+        } else if self.superseded.contains(k) {
+            LocalRole::Superseded
+        } else {
+            LocalRole::NotLocal
         }
     }
 
-    /// Adds the route's contributions to the candidate indexes (`touch`: record the keys
+    fn hash_key(&self, key: &EvpnRouteKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn insert_slot(&mut self, hash: u64, slot: Slot) -> u32 {
+        let id = match self.free_slots.pop() {
+            Some(id) => {
+                if let Some(s) = self.slots.get_mut(id as usize) {
+                    *s = slot;
+                }
+                id
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            slots.get(i as usize).map_or(0, |s| hasher.hash_one(s.key))
+        });
+        id
+    }
+
+    fn attr_of(&self, id: u32) -> Option<&AttrEntry> {
+        let s = self.slots.get(id as usize)?;
+        self.attrs.get(s.attr as usize)
+    }
+
+    /// The entry for `attrs`, created (with its VNIs) if new; counts one more user.
+    fn intern(&mut self, inst: &Instances, attrs: &Arc<PathAttrs>) -> u32 {
+        // Routes come in runs with one attribute set (an UPDATE's NLRIs share them): try
+        // the last one before hashing the attributes.
+        if let Some(a) = self.attrs.get_mut(self.last_attr as usize) {
+            if a.refs > 0 && Arc::ptr_eq(&a.attrs, attrs) {
+                a.refs += 1;
+                return self.last_attr;
+            }
+        }
+        if let Some(&i) = self.attr_ptr.get(&(Arc::as_ptr(attrs) as usize)) {
+            if let Some(a) = self.attrs.get_mut(i as usize) {
+                if a.refs > 0 && Arc::ptr_eq(&a.attrs, attrs) {
+                    a.refs += 1;
+                    self.last_attr = i;
+                    return i;
+                }
+            }
+        }
+        let i = self.intern_slow(inst, attrs);
+        self.last_attr = i;
+        i
+    }
+
+    fn intern_slow(&mut self, inst: &Instances, attrs: &Arc<PathAttrs>) -> u32 {
+        if let Some(&i) = self.attr_index.get(attrs) {
+            if let Some(a) = self.attrs.get_mut(i as usize) {
+                a.refs += 1;
+                return i;
+            }
+        }
+        let entry = AttrEntry {
+            attrs: attrs.clone(),
+            vnis: inst.importing(&attrs.ext_communities),
+            mobility: attrs.mobility(),
+            refs: 1,
+        };
+        let i = match self.free_attrs.pop() {
+            Some(i) => {
+                if let Some(a) = self.attrs.get_mut(i as usize) {
+                    *a = entry;
+                }
+                i
+            }
+            None => {
+                self.attrs.push(entry);
+                (self.attrs.len() - 1) as u32
+            }
+        };
+        self.attr_index.insert(attrs.clone(), i);
+        self.attr_ptr.insert(Arc::as_ptr(attrs) as usize, i);
+        i
+    }
+
+    fn release(&mut self, attr: u32) {
+        let Some(a) = self.attrs.get_mut(attr as usize) else {
+            return;
+        };
+        a.refs = a.refs.saturating_sub(1);
+        if a.refs == 0 {
+            self.attr_index.remove(&a.attrs);
+            self.attr_ptr.remove(&(Arc::as_ptr(&a.attrs) as usize));
+            a.vnis = VniSet::None;
+            self.free_attrs.push(attr);
+        }
+    }
+
+    fn remove_stored(&mut self, key: &EvpnRouteKey) {
+        let hash = self.hash_key(key);
+        let slots = &self.slots;
+        let Ok(entry) = self.index.find_entry(hash, |&id| {
+            slots.get(id as usize).is_some_and(|s| s.key == *key)
+        }) else {
+            return;
+        };
+        let (id, _) = entry.remove();
+        let Some(slot) = self.slots.get(id as usize).copied() else {
+            return;
+        };
+        self.unlink(&slot.key.to_nlri(), id);
+        self.release(slot.attr);
+        if let Some(s) = self.slots.get_mut(id as usize) {
+            s.attr = FREE;
+        }
+        self.free_slots.push(id);
+    }
+
+    /// Adds route `id`'s contributions to the candidate indexes (`touch`: record the keys
     /// for `settle`).
-    fn link(&mut self, nlri: &EvpnNlri, key: &EvpnRouteKey, stored: &Stored, touch: bool) {
-        for &vni in stored.vnis.as_slice() {
+    fn link(&mut self, nlri: &EvpnNlri, id: u32, touch: bool) {
+        let Some(slot) = self.slots.get(id as usize) else {
+            return;
+        };
+        let Some(a) = self.attrs.get(slot.attr as usize) else {
+            return;
+        };
+        for &vni in a.vnis.as_slice() {
             match nlri {
                 EvpnNlri::MacIp(r) => {
                     let fk = FdbKey {
                         vni,
                         mac: Mac(r.mac.0),
                     };
-                    match self.macs.get_mut(&fk) {
-                        Some(c) => c.push(*key),
-                        None => {
-                            self.macs.insert(fk, Small::One(*key));
-                        }
-                    }
+                    // A route is linked once per VNI (unlinked before any relink), so
+                    // its candidate is new: no duplicate check.
+                    let h = self.mac_hash(&fk);
+                    let (hasher, slots) = (&self.hasher, &self.slots);
+                    self.macs.insert_unique(h, (id, vni), |&(i, v)| {
+                        let mac = route_mac(slots, i).unwrap_or_default();
+                        hasher.hash_one(MacK(FdbKey { vni: v, mac }))
+                    });
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
-                        match self.neighs.get_mut(&nk) {
-                            Some(c) => c.push(*key),
-                            None => {
-                                self.neighs.insert(nk, Small::One(*key));
-                            }
-                        }
+                        let hn = self.neigh_hash(&nk);
+                        let (hasher, slots) = (&self.hasher, &self.slots);
+                        self.neighs.insert_unique(hn, (id, vni), |&(i, v)| {
+                            let ip = route_ip(slots, i).unwrap_or(IpAddr::from([0u8; 4]));
+                            hasher.hash_one(NeighK(NeighKey { vni: v, ip }))
+                        });
                         if touch {
-                            self.touched_neigh.push(nk);
+                            self.touched_neigh.push((hn, nk));
                         }
                     }
                     if touch {
-                        self.touched_fdb.push(fk);
+                        self.touched_fdb.push((h, fk));
                         self.changed_macs.push(fk);
                     }
                 }
                 EvpnNlri::InclusiveMulticast(r) => {
-                    let fl = (vni, flood_vtep(r.originator, &stored.attrs));
+                    let fl = (vni, flood_vtep(r.originator, &a.attrs));
                     *self.flood.entry(fl).or_insert(0) += 1;
                     if touch {
                         self.touched_flood.push(fl);
@@ -374,29 +608,42 @@ impl Importer {
         }
     }
 
-    fn unlink(&mut self, nlri: &EvpnNlri, key: &EvpnRouteKey, stored: &Stored) {
-        for &vni in stored.vnis.as_slice() {
+    fn unlink(&mut self, nlri: &EvpnNlri, id: u32) {
+        let Some(a) = self.attr_of(id) else {
+            return;
+        };
+        let flood_to = match nlri {
+            EvpnNlri::InclusiveMulticast(r) => Some(flood_vtep(r.originator, &a.attrs)),
+            _ => None,
+        };
+        let vnis = a.vnis.clone();
+        for &vni in vnis.as_slice() {
             match nlri {
                 EvpnNlri::MacIp(r) => {
                     let fk = FdbKey {
                         vni,
                         mac: Mac(r.mac.0),
                     };
-                    if self.macs.get_mut(&fk).is_some_and(|c| c.remove(key)) {
-                        self.macs.remove(&fk);
+                    let h = self.mac_hash(&fk);
+                    if let Ok(e) = self.macs.find_entry(h, |c| *c == (id, vni)) {
+                        e.remove();
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
-                        if self.neighs.get_mut(&nk).is_some_and(|c| c.remove(key)) {
-                            self.neighs.remove(&nk);
+                        let hn = self.neigh_hash(&nk);
+                        if let Ok(e) = self.neighs.find_entry(hn, |c| *c == (id, vni)) {
+                            e.remove();
                         }
-                        self.touched_neigh.push(nk);
+                        self.touched_neigh.push((hn, nk));
                     }
-                    self.touched_fdb.push(fk);
+                    self.touched_fdb.push((h, fk));
                     self.changed_macs.push(fk);
                 }
-                EvpnNlri::InclusiveMulticast(r) => {
-                    let fl = (vni, flood_vtep(r.originator, &stored.attrs));
+                EvpnNlri::InclusiveMulticast(_) => {
+                    let Some(vtep) = flood_to else {
+                        continue;
+                    };
+                    let fl = (vni, vtep);
                     if let Some(n) = self.flood.get_mut(&fl) {
                         *n -= 1;
                         if *n == 0 {
@@ -412,41 +659,44 @@ impl Importer {
 
     /// A local change of a MAC touches its FDB entry and every neighbour naming it.
     fn touch_mac(&mut self, fk: FdbKey) {
-        self.touched_fdb.push(fk);
-        if let Some(c) = self.macs.get(&fk) {
-            for k in c.as_slice() {
-                if let EvpnNlri::MacIp(r) = k.to_nlri() {
-                    if let Some(ip) = r.ip {
-                        self.touched_neigh.push(NeighKey { vni: fk.vni, ip });
-                    }
-                }
+        let h = self.mac_hash(&fk);
+        self.touched_fdb.push((h, fk));
+        let mut neighs = Vec::new();
+        for id in self.mac_ids(h, &fk) {
+            if let Some(ip) = route_ip(&self.slots, id) {
+                let nk = NeighKey { vni: fk.vni, ip };
+                neighs.push((self.neigh_hash(&nk), nk));
             }
         }
+        self.touched_neigh.extend(neighs);
     }
 
     /// Re-decides every touched key and records what changed.
     fn settle(&mut self, out: &mut FibDelta) {
         let fdb = std::mem::take(&mut self.touched_fdb);
-        for fk in &fdb {
-            let want = self.select_fdb(fk);
-            if self.fib.fdb.get(fk) != want.as_ref() {
-                match want {
-                    Some(v) => self.fib.fdb.insert(*fk, v),
-                    None => self.fib.fdb.remove(fk),
-                };
+        for (h, fk) in &fdb {
+            let want = self.select_fdb(*h, fk);
+            if put(&mut self.fib.fdb, *fk, want) {
                 out.fdb.push((*fk, want));
+            }
+            // The mark exists only next to a desired entry.
+            let mark =
+                want.is_some() && !self.superseded.is_empty() && self.superseded.contains(fk);
+            if self.fib.supersede_local.contains(fk) != mark {
+                if mark {
+                    self.fib.supersede_local.insert(*fk);
+                } else {
+                    self.fib.supersede_local.remove(fk);
+                }
+                out.supersede.push((*fk, mark));
             }
         }
         self.touched_fdb = fdb;
         self.touched_fdb.clear();
         let neigh = std::mem::take(&mut self.touched_neigh);
-        for nk in &neigh {
-            let want = self.select_neigh(nk);
-            if self.fib.neigh.get(nk) != want.as_ref() {
-                match want {
-                    Some(v) => self.fib.neigh.insert(*nk, v),
-                    None => self.fib.neigh.remove(nk),
-                };
+        for (h, nk) in &neigh {
+            let want = self.select_neigh(*h, nk);
+            if put(&mut self.fib.neigh, *nk, want) {
                 out.neigh.push((*nk, want));
             }
         }
@@ -465,35 +715,68 @@ impl Importer {
         }
     }
 
-    fn select_fdb(&self, fk: &FdbKey) -> Option<RemoteFdb> {
+    fn select_fdb(&self, h: u64, fk: &FdbKey) -> Option<RemoteFdb> {
         if self.local.contains(fk) {
             return None;
         }
-        self.remote_best(fk).map(|r| RemoteFdb {
+        self.remote_best_h(h, fk).map(|r| RemoteFdb {
             vtep: r.vtep,
             sticky: r.mobility.sticky,
         })
     }
 
-    fn select_neigh(&self, nk: &NeighKey) -> Option<Mac> {
-        let cands = self.neighs.get(nk)?;
-        let mac = cands
-            .as_slice()
-            .iter()
-            .filter_map(|k| {
-                let s = self.routes.get(k)?;
-                let EvpnNlri::MacIp(r) = k.to_nlri() else {
+    fn select_neigh(&self, h: u64, nk: &NeighKey) -> Option<Mac> {
+        let mac = self
+            .neigh_ids(h, nk)
+            .filter_map(|id| {
+                let s = self.slots.get(id as usize)?;
+                let a = self.attrs.get(s.attr as usize)?;
+                let EvpnNlri::MacIp(r) = s.key.to_nlri() else {
                     return None;
                 };
-                Some((
-                    rank_neigh(s.attrs.mobility(), s.attrs.next_hop, r.mac.0),
-                    r.mac.0,
-                ))
+                Some((rank_neigh(a.mobility, a.attrs.next_hop, r.mac.0), r.mac.0))
             })
             .max_by_key(|(r, _)| *r)
             .map(|(_, m)| Mac(m))?;
         let local = self.local.contains(&FdbKey { vni: nk.vni, mac });
         (!local).then_some(mac)
+    }
+}
+
+/// The MAC of stored type-2 route `id`.
+fn route_mac(slots: &[Slot], id: u32) -> Option<Mac> {
+    match slots.get(id as usize)?.key.to_nlri() {
+        EvpnNlri::MacIp(r) => Some(Mac(r.mac.0)),
+        _ => None,
+    }
+}
+
+/// The IP of stored type-2 route `id`, if it has one.
+fn route_ip(slots: &[Slot], id: u32) -> Option<IpAddr> {
+    match slots.get(id as usize)?.key.to_nlri() {
+        EvpnNlri::MacIp(r) => r.ip,
+        _ => None,
+    }
+}
+
+/// Sets `map[k]` to `want` (`None`: absent) with one tree search; true if it changed.
+fn put<K: Ord, V: PartialEq>(map: &mut BTreeMap<K, V>, k: K, want: Option<V>) -> bool {
+    use std::collections::btree_map::Entry;
+    match (map.entry(k), want) {
+        (Entry::Occupied(o), Some(v)) if *o.get() == v => false,
+        (Entry::Occupied(mut o), Some(v)) => {
+            o.insert(v);
+            true
+        }
+        (Entry::Occupied(o), None) => {
+            o.remove();
+            true
+        }
+        (Entry::Vacant(e), Some(v)) => {
+            e.insert(v);
+            true
+        }
+        (Entry::Vacant(_), None) => false,
     }
 }
 
@@ -542,11 +825,11 @@ pub fn is_own(inst: &Instances, r: &ReceivedRoute) -> bool {
 }
 
 /// The desired state from a complete set of best paths, computed in one go (resync, and
-/// the reference the incremental path is tested against). `local` = the local-wins set.
+/// the reference the incremental path is tested against). `local`: each MAC's role.
 pub fn full<'a>(
     inst: &Instances,
     routes: impl IntoIterator<Item = &'a ReceivedRoute>,
-    local: &dyn Fn(&FdbKey) -> bool,
+    local: &dyn Fn(&FdbKey) -> LocalRole,
 ) -> FibState {
     let kept: Vec<(VniSet, &ReceivedRoute)> = routes
         .into_iter()
@@ -566,8 +849,9 @@ pub fn full<'a>(
 /// (VNI, NLRI, attributes) triples -> desired state, by grouping and picking winners.
 fn compute<'a>(
     imported: impl Iterator<Item = (Vni, &'a EvpnNlri, &'a PathAttrs)>,
-    local: &dyn Fn(&FdbKey) -> bool,
+    role: &dyn Fn(&FdbKey) -> LocalRole,
 ) -> FibState {
+    let local = |k: &FdbKey| role(k) == LocalRole::Wins;
     type Rank = (bool, u32, Reverse<IpAddr>);
     type NeighRank = (Rank, Reverse<[u8; 6]>);
     let mut fdb: BTreeMap<FdbKey, (Rank, RemoteFdb)> = BTreeMap::new();
@@ -611,6 +895,12 @@ fn compute<'a>(
         .filter(|(k, _)| !local(k))
         .map(|(k, (_, v))| (k, v))
         .collect();
+    out.supersede_local = out
+        .fdb
+        .keys()
+        .filter(|k| role(k) == LocalRole::Superseded)
+        .copied()
+        .collect();
     out.neigh = neigh
         .into_iter()
         .filter(|(k, (_, mac))| {
@@ -651,6 +941,12 @@ pub fn diff_states(old: &FibState, new: &FibState, out: &mut FibDelta) {
         if !new.neigh.contains_key(k) {
             out.neigh.push((*k, None));
         }
+    }
+    for k in new.supersede_local.difference(&old.supersede_local) {
+        out.supersede.push((*k, true));
+    }
+    for k in old.supersede_local.difference(&new.supersede_local) {
+        out.supersede.push((*k, false));
     }
 }
 

@@ -26,7 +26,7 @@ pub mod service;
 mod testutil;
 
 pub use config::{AdvertiseVnis, DadConfig, EvpnConfig, VniConfig};
-pub use import::{FibDelta, Importer, Verdict};
+pub use import::{FibDelta, Importer, LocalRole, Verdict};
 pub use instance::{auto_route_target, EvpnInstance, ImportRt, Instances};
 pub use mobility::{Event, MobilityTable, RemoteBest};
 pub use route::{EvpnRoute, Mobility, PathAttrs, ReceivedRoute, RouteSource};

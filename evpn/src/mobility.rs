@@ -8,7 +8,9 @@
 //!   it with sequence = remote sequence + 1.
 //! - A remote route with a higher sequence than ours, or the same sequence from a lower
 //!   VTEP address, means the host moved away: withdraw ours and tell the daemon
-//!   ([`Event::MacMovedAway`]), which removes the local FDB entry as FRR's zebra does.
+//!   ([`Event::MacMovedAway`]). The remote entry then enters the desired state marked
+//!   `supersede_local`, and `fib` replaces the stale local FDB row with it, as FRR's
+//!   zebra does.
 //! - Sticky (static) MACs never move: a remote sticky MAC beats a local non-sticky one, a
 //!   local sticky MAC beats a remote non-sticky one, two sticky ones are a configuration
 //!   error reported once ([`Event::StickyConflict`]); ours stays advertised.
@@ -43,8 +45,8 @@ pub struct RemoteBest {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The MAC moved to `vtep` (higher sequence, tie lost, or a remote static MAC): our
-    /// route is withdrawn; the daemon should delete the local FDB entry so that the remote
-    /// one can be installed.
+    /// route is withdrawn, and the remote entry (marked `supersede_local` in the desired
+    /// state) replaces the local FDB row when fib reconciles: the daemon only logs this.
     MacMovedAway {
         key: FdbKey,
         vtep: IpAddr,

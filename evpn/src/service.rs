@@ -23,7 +23,7 @@ use fib::{FdbKey, FibState, LocalMac, LocalState, Mac, NeighKey, Topology, Vni};
 use serde::Serialize;
 
 use crate::config::EvpnConfig;
-use crate::import::{FibDelta, Importer, Verdict};
+use crate::import::{FibDelta, Importer, LocalRole, Verdict};
 use crate::instance::Instances;
 use crate::mobility::{Event, MobilityTable};
 use crate::originate;
@@ -287,10 +287,18 @@ impl EvpnService {
             .local_learned(key, lm.sticky, remote, inst.vtep, now, events);
     }
 
-    /// Tells the importer whether `key` is local and not superseded by a remote route.
+    /// Tells the importer whether `key` is local, and if so whether a remote route
+    /// superseded it (then fib programs the remote entry over the local row).
     fn sync_local(&mut self, key: FdbKey, fib: &mut FibDelta) {
-        let local = self.local.macs.contains_key(&key) && !self.mobility.superseded(&key);
-        self.import.set_local(key, local, fib);
+        let role = match (
+            self.local.macs.contains_key(&key),
+            self.mobility.superseded(&key),
+        ) {
+            (false, _) => LocalRole::NotLocal,
+            (true, false) => LocalRole::Wins,
+            (true, true) => LocalRole::Superseded,
+        };
+        self.import.set_local(key, role, fib);
     }
 
     /// Remote routes changed: re-decide mobility of the local MACs they name.

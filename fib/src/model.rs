@@ -128,11 +128,20 @@ pub struct FibState {
     pub flood: BTreeSet<(Vni, IpAddr)>,
     /// Remote MAC/IP bindings: (VNI, IP) -> MAC on the VNI's SVI.
     pub neigh: BTreeMap<NeighKey, Mac>,
+    /// Keys of `fdb` whose remote entry replaces the kernel's local entry for that MAC
+    /// (the EVPN layer decided the host moved away: a remote route with a higher
+    /// sequence won). Every other local MAC still wins over a remote entry. Desired state
+    /// only: a kernel snapshot leaves it empty.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub supersede_local: BTreeSet<FdbKey>,
 }
 
 impl FibState {
     pub fn is_empty(&self) -> bool {
-        self.fdb.is_empty() && self.flood.is_empty() && self.neigh.is_empty()
+        self.fdb.is_empty()
+            && self.flood.is_empty()
+            && self.neigh.is_empty()
+            && self.supersede_local.is_empty()
     }
 }
 

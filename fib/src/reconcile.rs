@@ -20,6 +20,12 @@
 //! - A MAC learned locally on a bridge port wins over a remote route for the same
 //!   (VNI, MAC): it is not programmed, and an owned remote entry for it is deleted. The
 //!   same holds for a remote neighbour whose MAC is local.
+//! - Except when the desired state marks the key in [`FibState::supersede_local`] (the
+//!   EVPN layer saw the host move away): then the remote entry is programmed over the
+//!   local one (NLM_F_REPLACE with NTF_MASTER|NTF_SELF moves the bridge row from the local
+//!   port to the VXLAN port), as zebra does on a MAC-mobility move, instead of waiting for
+//!   the bridge to age the stale local row out. diff stays generic: it never decides
+//!   mobility, it only obeys the mark.
 //! - Desired entries of VNIs absent from the topology are skipped (reported in
 //!   [`Skipped`]); they are planned again when the device appears.
 //! - Ordering: FDB adds/replaces, flood appends, neighbour adds/replaces, then
@@ -150,7 +156,10 @@ pub fn diff(desired: &FibState, actual: &Snapshot) -> Plan {
     let vnis = actual.topology.vnis();
     let has_vni = |vni: &Vni| vnis.contains_key(vni);
     let has_svi = |vni: &Vni| vnis.get(vni).is_some_and(|b| b.bridge.is_some());
-    let is_local = |key: &FdbKey| actual.local.macs.contains_key(key);
+    let in_kernel_local = |key: &FdbKey| actual.local.macs.contains_key(key);
+    let superseded = |key: &FdbKey| desired.supersede_local.contains(key);
+    // The local entry wins unless the desired state says a remote route superseded it.
+    let is_local = |key: &FdbKey| in_kernel_local(key) && !superseded(key);
 
     let mut skipped = Skipped::default();
     let mut fdb_add = Vec::new();
@@ -183,7 +192,9 @@ pub fn diff(desired: &FibState, actual: &Snapshot) -> Plan {
                     key: *key,
                     vtep: have.vtep,
                 });
-            } else if want != have {
+            } else if want != have || in_kernel_local(key) {
+                // Also when equal but the bridge lists the MAC on a local port again:
+                // the superseded local row has to be moved off once more.
                 fdb_add.push(Op::FdbReplace {
                     key: *key,
                     dest: *want,

@@ -330,6 +330,104 @@ fn local_wins_table() {
 }
 
 #[test]
+fn supersede_local_table() {
+    run(vec![
+        Case {
+            name: "moved away: remote entry replaces the local one, unmarked local still wins",
+            desired: FibState {
+                fdb: fdb(&[(100, 1, 2), (100, 2, 2)]),
+                supersede_local: [fk(100, 1)].into(),
+                ..Default::default()
+            },
+            local: {
+                let mut l = local_mac(100, 1);
+                l.macs.extend(local_mac(100, 2).macs);
+                l
+            },
+            ops: vec![Op::FdbReplace {
+                key: fk(100, 1),
+                dest: remote(2),
+            }],
+            skipped: Skipped {
+                local_wins: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        Case {
+            name: "marked, already ours, bridge relisted it locally: replaced again",
+            desired: FibState {
+                fdb: fdb(&[(100, 1, 2)]),
+                supersede_local: [fk(100, 1)].into(),
+                ..Default::default()
+            },
+            owned: FibState {
+                fdb: fdb(&[(100, 1, 2)]),
+                ..Default::default()
+            },
+            local: local_mac(100, 1),
+            ops: vec![Op::FdbReplace {
+                key: fk(100, 1),
+                dest: remote(2),
+            }],
+            ..Default::default()
+        },
+        Case {
+            name: "marked, ours, no longer local: converged, nothing to do",
+            desired: FibState {
+                fdb: fdb(&[(100, 1, 2)]),
+                supersede_local: [fk(100, 1)].into(),
+                ..Default::default()
+            },
+            owned: FibState {
+                fdb: fdb(&[(100, 1, 2)]),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        Case {
+            name: "neighbour of a superseded MAC is installed",
+            desired: FibState {
+                fdb: fdb(&[(100, 1, 2)]),
+                neigh: [(nk(100, 10), mac(1))].into(),
+                supersede_local: [fk(100, 1)].into(),
+                ..Default::default()
+            },
+            local: local_mac(100, 1),
+            ops: vec![
+                Op::FdbReplace {
+                    key: fk(100, 1),
+                    dest: remote(2),
+                },
+                Op::NeighReplace {
+                    key: nk(100, 10),
+                    mac: mac(1),
+                },
+            ],
+            ..Default::default()
+        },
+        Case {
+            name: "mark without a desired entry does nothing; foreign still blocks",
+            desired: FibState {
+                fdb: fdb(&[(100, 3, 2)]),
+                supersede_local: [fk(100, 1), fk(100, 3)].into(),
+                ..Default::default()
+            },
+            local: local_mac(100, 1),
+            foreign: ForeignState {
+                fdb: [fk(100, 3)].into(),
+                ..Default::default()
+            },
+            skipped: Skipped {
+                foreign: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    ]);
+}
+
+#[test]
 fn flood_and_neigh_table() {
     run(vec![
         Case {
@@ -422,11 +520,13 @@ fn ordering_adds_before_deletes_neigh_around_fdb() {
         fdb: fdb(&[(100, 1, 2)]),
         flood: [(Vni(100), ip(2))].into(),
         neigh: [(nk(100, 10), mac(1))].into(),
+        ..Default::default()
     };
     let owned = FibState {
         fdb: fdb(&[(100, 9, 3)]),
         flood: [(Vni(100), ip(3))].into(),
         neigh: [(nk(100, 19), mac(9))].into(),
+        ..Default::default()
     };
     let actual = Snapshot {
         topology: topo(),

@@ -603,3 +603,72 @@ fn vnifilter_device_carries_several_vnis() {
         |e| matches!(e, Event::Topology(t) if t.binding(Vni(102)).is_some()),
     );
 }
+
+/// A host that moved to another leaf: its MAC is still on a local bridge port here, the
+/// EVPN layer marks our remote entry `supersede_local`, and the replace moves the bridge
+/// row from the host port to the VXLAN port at once (no 300 s ageing).
+#[test]
+fn superseded_local_mac_is_replaced_by_remote_entry() {
+    require_root();
+    let leaf = Netns::new("move-leaf");
+    let host = Netns::new("move-host");
+    leaf.leaf();
+    host.no_ipv6();
+    leaf.run(&format!(
+        "ip link add name vh0 type veth peer name eth0 netns {}",
+        host.name
+    ));
+    leaf.run("ip link set vh0 master br100");
+    leaf.run("ip link set vh0 up");
+    host.run("ip addr add 192.168.100.10/24 dev eth0");
+    host.run("ip link set eth0 up");
+    let host_mac = mac(&s(&host.json("ip -j link show eth0")[0], "address"));
+    let key = FdbKey {
+        vni: VNI,
+        mac: host_mac,
+    };
+    let mut dp = NetlinkDataplane::in_netns(leaf.path()).unwrap();
+    host.run("ping -c 2 -W 2 192.168.100.1");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dp.dump().unwrap().local.macs.contains_key(&key) {
+        assert!(Instant::now() < deadline, "host MAC never learned on vh0");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // (The host stays up: a port going down flushes its learned rows. It is silent after
+    // the ping, IPv6 being off.)
+
+    let mut want = FibState::default();
+    want.fdb.insert(key, remote("10.0.0.2"));
+    // Unmarked: the local entry wins.
+    let snap = dp.dump().unwrap();
+    assert!(diff(&want, &snap).is_empty());
+
+    want.supersede_local.insert(key);
+    let plan = reconcile(&mut dp, &want);
+    assert_eq!(
+        plan.ops,
+        vec![Op::FdbReplace {
+            key,
+            dest: remote("10.0.0.2")
+        }]
+    );
+    let rows: BTreeSet<String> = fdb_rows(&leaf)
+        .into_iter()
+        .filter(|r| r.starts_with(&host_mac.to_string()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            format!(
+                "{host_mac} dev vxlan100 dst 10.0.0.2 flags [self,extern_learn] master - state "
+            ),
+            format!("{host_mac} dev vxlan100 dst - flags [extern_learn] master br100 state "),
+        ]
+        .into_iter()
+        .collect::<BTreeSet<_>>(),
+        "the bridge row left vh0 for vxlan100"
+    );
+    let snap = dp.dump().unwrap();
+    assert!(!snap.local.macs.contains_key(&key));
+    assert_eq!(snap.owned.fdb.get(&key), Some(&remote("10.0.0.2")));
+}

@@ -4,9 +4,13 @@
 use std::fmt;
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::multi::count;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::open::AS_TRANS;
+use super::parse::{be_u16, be_u32, be_u8, ok_or};
 
 /// Path segment type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -82,26 +86,23 @@ impl AsPath {
         let width = if four_octet { 4 } else { 2 };
         let mut segments = Vec::with_capacity(1);
         while !data.is_empty() {
-            let [t, n, rest @ ..] = data else {
-                return Err(AsPathError::Underrun);
-            };
-            let kind = SegmentType::from_u8(*t).ok_or(AsPathError::UnknownSegmentType(*t))?;
-            if *n == 0 {
+            let (rest, (t, n)) = ok_or((be_u8, be_u8).parse(data), || AsPathError::Underrun)?;
+            let kind = SegmentType::from_u8(t).ok_or(AsPathError::UnknownSegmentType(t))?;
+            if n == 0 {
                 return Err(AsPathError::ZeroLengthSegment);
             }
-            let len = usize::from(*n) * width;
-            let body = rest.get(..len).ok_or(AsPathError::Overrun)?;
+            let n = usize::from(n);
+            // The segment must fit before any ASN is read (an overrun is not a short list).
+            let (rest, body) = ok_or(take(n * width).parse(rest), || AsPathError::Overrun)?;
             let asns = if four_octet {
-                body.chunks_exact(4)
-                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect()
+                count(be_u32, n).parse(body)
             } else {
-                body.chunks_exact(2)
-                    .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-                    .collect()
+                count(be_u16.map(u32::from), n).parse(body)
             };
+            // `body` holds exactly `n` ASNs, so `count` cannot run short.
+            let (_, asns) = ok_or(asns, || AsPathError::Overrun)?;
             segments.push(AsSegment { kind, asns });
-            data = &rest[len..];
+            data = rest;
         }
         Ok(Self { segments })
     }

@@ -7,6 +7,8 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use bytes::{BufMut, BytesMut};
+use nom::multi::count;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::aspath::{AsPath, SegmentType};
@@ -16,6 +18,7 @@ use super::message::{DecodeOptions, EncodeError};
 use super::mp::{MpReach, MpUnreach};
 use super::notification::hex_bytes;
 use super::open::AS_TRANS;
+use super::parse::{array, be_u16, be_u32, be_u8, exact, ipv4};
 use super::pmsi::PmsiTunnel;
 use super::types::{serde_via_str, ParseValueError};
 
@@ -255,24 +258,27 @@ pub struct PathAttribute {
     pub value: Attribute,
 }
 
-fn ipv4(v: &[u8]) -> Option<Ipv4Addr> {
-    <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from)
-}
-
-fn be32(v: &[u8]) -> Option<u32> {
-    <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes)
-}
-
-/// A list of fixed-size items: the length must be a non-zero multiple (RFC 7606 7.8,
-/// 7.10, 7.14, RFC 8092 section 6).
-fn fixed_list<const N: usize, T>(v: &[u8], f: impl Fn(&[u8; N]) -> T) -> Result<Vec<T>, Fault> {
+/// A list of `N`-octet items read by `item`: the length must be a non-zero multiple
+/// (RFC 7606 7.8, 7.10, 7.14, RFC 8092 section 6). The count is known, so `count`
+/// allocates once.
+fn fixed_list<'a, const N: usize, T>(
+    v: &'a [u8],
+    item: impl Parser<&'a [u8], Output = T, Error = ()>,
+) -> Result<Vec<T>, Fault> {
     if v.is_empty() || !v.len().is_multiple_of(N) {
         return Err(Fault::BadLength);
     }
-    Ok(v.chunks_exact(N)
-        .filter_map(|c| <&[u8; N]>::try_from(c).ok())
-        .map(f)
-        .collect())
+    exact(count(item, v.len() / N), v).ok_or(Fault::BadLength)
+}
+
+/// An AGGREGATOR / AS4_AGGREGATOR value: the ASN (4 or 2 octets) then an IPv4 address.
+fn aggregator(v: &[u8], four_octet: bool) -> Option<Aggregator> {
+    let (asn, address) = if four_octet {
+        exact((be_u32, ipv4), v)?
+    } else {
+        exact((be_u16.map(u32::from), ipv4), v)?
+    };
+    Some(Aggregator { asn, address })
 }
 
 impl Attribute {
@@ -304,45 +310,36 @@ impl Attribute {
     pub fn decode(type_code: u8, v: &[u8], opts: &DecodeOptions) -> Result<Self, (Fault, String)> {
         let len_err = || (Fault::BadLength, format!("length {}", v.len()));
         Ok(match type_code {
-            code::ORIGIN => match v {
-                [0] => Self::Origin(Origin::Igp),
-                [1] => Self::Origin(Origin::Egp),
-                [2] => Self::Origin(Origin::Incomplete),
-                [x] => return Err((Fault::InvalidOrigin, format!("value {x}"))),
-                _ => return Err(len_err()),
+            code::ORIGIN => match exact(be_u8, v) {
+                Some(0) => Self::Origin(Origin::Igp),
+                Some(1) => Self::Origin(Origin::Egp),
+                Some(2) => Self::Origin(Origin::Incomplete),
+                Some(x) => return Err((Fault::InvalidOrigin, format!("value {x}"))),
+                None => return Err(len_err()),
             },
             code::AS_PATH => Self::AsPath(
                 AsPath::decode(v, opts.four_octet_as)
                     .map_err(|e| (Fault::MalformedAsPath, e.to_string()))?,
             ),
-            code::NEXT_HOP => Self::NextHop(ipv4(v).ok_or_else(len_err)?),
-            code::MULTI_EXIT_DISC => Self::MultiExitDisc(be32(v).ok_or_else(len_err)?),
-            code::LOCAL_PREF => Self::LocalPref(be32(v).ok_or_else(len_err)?),
+            code::NEXT_HOP => Self::NextHop(exact(ipv4, v).ok_or_else(len_err)?),
+            code::MULTI_EXIT_DISC => Self::MultiExitDisc(exact(be_u32, v).ok_or_else(len_err)?),
+            code::LOCAL_PREF => Self::LocalPref(exact(be_u32, v).ok_or_else(len_err)?),
             code::ATOMIC_AGGREGATE => {
                 if !v.is_empty() {
                     return Err(len_err());
                 }
                 Self::AtomicAggregate
             }
-            code::AGGREGATOR => Self::Aggregator(match (opts.four_octet_as, v) {
-                (true, [a, b, c, d, ip @ ..]) if ip.len() == 4 => Aggregator {
-                    asn: u32::from_be_bytes([*a, *b, *c, *d]),
-                    address: ipv4(ip).ok_or_else(len_err)?,
-                },
-                (false, [a, b, ip @ ..]) if ip.len() == 4 => Aggregator {
-                    asn: u32::from(u16::from_be_bytes([*a, *b])),
-                    address: ipv4(ip).ok_or_else(len_err)?,
-                },
-                _ => return Err(len_err()),
-            }),
+            code::AGGREGATOR => {
+                Self::Aggregator(aggregator(v, opts.four_octet_as).ok_or_else(len_err)?)
+            }
             code::COMMUNITIES => Self::Communities(
-                fixed_list::<4, _>(v, |c| Community(u32::from_be_bytes(*c)))
+                fixed_list::<4, _>(v, be_u32.map(Community))
                     .map_err(|f| (f, format!("length {}", v.len())))?,
             ),
-            code::ORIGINATOR_ID => Self::OriginatorId(ipv4(v).ok_or_else(len_err)?),
+            code::ORIGINATOR_ID => Self::OriginatorId(exact(ipv4, v).ok_or_else(len_err)?),
             code::CLUSTER_LIST => Self::ClusterList(
-                fixed_list::<4, _>(v, |c| Ipv4Addr::from(*c))
-                    .map_err(|f| (f, format!("length {}", v.len())))?,
+                fixed_list::<4, _>(v, ipv4).map_err(|f| (f, format!("length {}", v.len())))?,
             ),
             code::MP_REACH_NLRI => Self::MpReachNlri(
                 MpReach::decode(v).map_err(|e| (Fault::InvalidMpAttribute, e.to_string()))?,
@@ -351,7 +348,7 @@ impl Attribute {
                 MpUnreach::decode(v).map_err(|e| (Fault::InvalidMpAttribute, e.to_string()))?,
             ),
             code::EXTENDED_COMMUNITIES => Self::ExtendedCommunities(
-                fixed_list::<8, _>(v, |c| ExtendedCommunity::from_bytes(*c))
+                fixed_list::<8, _>(v, array::<8>.map(ExtendedCommunity::from_bytes))
                     .map_err(|f| (f, format!("length {}", v.len())))?,
             ),
             code::AS4_PATH => {
@@ -372,22 +369,21 @@ impl Attribute {
                 }
                 Self::As4Path(p)
             }
-            code::AS4_AGGREGATOR => match v {
-                [a, b, c, d, ip @ ..] if ip.len() == 4 => Self::As4Aggregator(Aggregator {
-                    asn: u32::from_be_bytes([*a, *b, *c, *d]),
-                    address: ipv4(ip).ok_or_else(len_err)?,
-                }),
-                _ => return Err(len_err()),
-            },
+            code::AS4_AGGREGATOR => Self::As4Aggregator(aggregator(v, true).ok_or_else(len_err)?),
             code::PMSI_TUNNEL => Self::PmsiTunnel(
                 PmsiTunnel::decode(v).map_err(|e| (Fault::BadLength, e.to_string()))?,
             ),
             code::LARGE_COMMUNITIES => Self::LargeCommunities(
-                fixed_list::<12, _>(v, |c| LargeCommunity {
-                    global_admin: u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-                    local_data1: u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
-                    local_data2: u32::from_be_bytes([c[8], c[9], c[10], c[11]]),
-                })
+                fixed_list::<12, _>(
+                    v,
+                    (be_u32, be_u32, be_u32).map(|(global_admin, local_data1, local_data2)| {
+                        LargeCommunity {
+                            global_admin,
+                            local_data1,
+                            local_data2,
+                        }
+                    }),
+                )
                 .map_err(|f| (f, format!("length {}", v.len())))?,
             ),
             _ => Self::Unknown {

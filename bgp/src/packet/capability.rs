@@ -11,11 +11,17 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::combinator::consumed;
+use nom::multi::{count, length_data};
+use nom::sequence::preceded;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::{Afi, AfiSafi, Safi};
 use super::message::EncodeError;
 use super::notification::{hex_bytes, Notification, OpenSubcode};
+use super::parse::{be_u16, be_u24, be_u32, be_u8, exact, ok_or, PResult};
 
 pub const CAP_MULTIPROTOCOL: u8 = 1;
 pub const CAP_ROUTE_REFRESH: u8 = 2;
@@ -211,8 +217,20 @@ impl CapabilityError {
     }
 }
 
-fn family(afi: [u8; 2], safi: u8) -> AfiSafi {
-    AfiSafi::new(Afi::from_u16(u16::from_be_bytes(afi)), Safi::from_u8(safi))
+/// AFI (2 octets), then one octet that is not the SAFI, then the SAFI (the layout of
+/// the multiprotocol capability).
+fn afi_x_safi(i: &[u8]) -> PResult<'_, (AfiSafi, u8)> {
+    (be_u16, be_u8, be_u8)
+        .map(|(afi, x, safi)| (AfiSafi::new(Afi::from_u16(afi), Safi::from_u8(safi)), x))
+        .parse(i)
+}
+
+/// AFI (2 octets), SAFI (1 octet), then a per-family octet (graceful restart flags,
+/// add-path send/receive, LLGR flags).
+fn afi_safi_octet(i: &[u8]) -> PResult<'_, (AfiSafi, u8)> {
+    (be_u16, be_u8, be_u8)
+        .map(|(afi, safi, x)| (AfiSafi::new(Afi::from_u16(afi), Safi::from_u8(safi)), x))
+        .parse(i)
 }
 
 impl Capability {
@@ -240,10 +258,11 @@ impl Capability {
             data: tlv.to_vec(),
         };
         let cap = match code {
-            CAP_MULTIPROTOCOL => match v {
-                [a0, a1, _reserved, safi] => Self::Multiprotocol(family([*a0, *a1], *safi)),
-                _ => return Err(bad()),
-            },
+            CAP_MULTIPROTOCOL => {
+                // The middle octet is reserved.
+                let (family, _reserved) = exact(afi_x_safi, v).ok_or_else(bad)?;
+                Self::Multiprotocol(family)
+            }
             CAP_ROUTE_REFRESH
             | CAP_EXTENDED_MESSAGE
             | CAP_ENHANCED_ROUTE_REFRESH
@@ -258,65 +277,51 @@ impl Capability {
                     _ => Self::RouteRefreshCisco,
                 }
             }
-            CAP_FOUR_OCTET_AS => match v {
-                [a, b, c, d] => Self::FourOctetAs(u32::from_be_bytes([*a, *b, *c, *d])),
-                _ => return Err(bad()),
-            },
+            CAP_FOUR_OCTET_AS => Self::FourOctetAs(exact(be_u32, v).ok_or_else(bad)?),
             CAP_GRACEFUL_RESTART => {
-                let ([h0, h1], rest) = v
-                    .split_first_chunk::<2>()
-                    .map(|(h, r)| (*h, r))
-                    .ok_or_else(bad)?;
+                // Restart Flags(4 bits) Restart Time(12 bits), then AFI(2) SAFI(1) Flags(1)
+                // per family.
+                let (rest, head) = ok_or(be_u16(v), bad)?;
                 if !rest.len().is_multiple_of(4) {
                     return Err(bad());
                 }
+                let family =
+                    afi_safi_octet.map(|(family, flags)| GracefulRestartFamily { family, flags });
                 Self::GracefulRestart(GracefulRestart {
-                    restart_flags: h0 >> 4,
-                    restart_time: u16::from_be_bytes([h0 & 0x0f, h1]),
-                    families: rest
-                        .chunks_exact(4)
-                        .map(|c| GracefulRestartFamily {
-                            family: family([c[0], c[1]], c[2]),
-                            flags: c[3],
-                        })
-                        .collect(),
+                    restart_flags: (head >> 12) as u8,
+                    restart_time: head & 0x0fff,
+                    families: exact(count(family, rest.len() / 4), rest).ok_or_else(bad)?,
                 })
             }
             CAP_ADD_PATH => {
                 if v.is_empty() || !v.len().is_multiple_of(4) {
                     return Err(bad());
                 }
-                Self::AddPath(
-                    v.chunks_exact(4)
-                        .map(|c| AddPathFamily {
-                            family: family([c[0], c[1]], c[2]),
-                            send_receive: c[3],
-                        })
-                        .collect(),
-                )
+                let family = afi_safi_octet.map(|(family, send_receive)| AddPathFamily {
+                    family,
+                    send_receive,
+                });
+                Self::AddPath(exact(count(family, v.len() / 4), v).ok_or_else(bad)?)
             }
             CAP_LONG_LIVED_GRACEFUL_RESTART => {
                 if !v.len().is_multiple_of(7) {
                     return Err(bad());
                 }
+                // AFI(2) SAFI(1) Flags(1) Long-lived Stale Time(3)
+                let family =
+                    (afi_safi_octet, be_u24).map(|((family, flags), stale_time)| LlgrFamily {
+                        family,
+                        flags,
+                        stale_time,
+                    });
                 Self::LongLivedGracefulRestart(
-                    v.chunks_exact(7)
-                        .map(|c| LlgrFamily {
-                            family: family([c[0], c[1]], c[2]),
-                            flags: c[3],
-                            stale_time: u32::from_be_bytes([0, c[4], c[5], c[6]]),
-                        })
-                        .collect(),
+                    exact(count(family, v.len() / 7), v).ok_or_else(bad)?,
                 )
             }
             CAP_FQDN => {
-                let (&hl, rest) = v.split_first().ok_or_else(bad)?;
-                let host = rest.get(..usize::from(hl)).ok_or_else(bad)?;
-                let rest = &rest[host.len()..];
-                let (&dl, rest) = rest.split_first().ok_or_else(bad)?;
-                if rest.len() != usize::from(dl) {
-                    return Err(bad());
-                }
+                // Hostname Length(1) Hostname, Domain Name Length(1) Domain Name.
+                let (host, rest) =
+                    exact((length_data(be_u8), length_data(be_u8)), v).ok_or_else(bad)?;
                 match (std::str::from_utf8(host), std::str::from_utf8(rest)) {
                     (Ok(h), Ok(d)) => Self::Fqdn {
                         hostname: h.to_string(),
@@ -340,26 +345,23 @@ impl Capability {
     pub fn decode_list(mut data: &[u8]) -> Result<Vec<Self>, CapabilityError> {
         let mut caps = Vec::with_capacity(data.len() / 4);
         while !data.is_empty() {
-            let (code, len) = match data {
-                [c, l, ..] => (*c, usize::from(*l)),
-                [c] => {
-                    return Err(CapabilityError {
-                        code: *c,
-                        len: 0,
-                        data: data.to_vec(),
-                    })
-                }
-                [] => break,
-            };
-            let Some(tlv) = data.get(..2 + len) else {
-                return Err(CapabilityError {
+            // Code(1) Length(1) Value; `data` is not empty, so a failed header is one octet.
+            let (_, (code, len)) = ok_or((be_u8, be_u8).parse(data), || CapabilityError {
+                code: data.first().copied().unwrap_or_default(),
+                len: 0,
+                data: data.to_vec(),
+            })?;
+            let len = usize::from(len);
+            let (rest, (tlv, value)) = ok_or(
+                consumed(preceded(take(2usize), take(len))).parse(data),
+                || CapabilityError {
                     code,
                     len,
                     data: data.to_vec(),
-                });
-            };
-            caps.push(Self::decode_value(code, &tlv[2..], tlv)?);
-            data = &data[tlv.len()..];
+                },
+            )?;
+            caps.push(Self::decode_value(code, value, tlv)?);
+            data = rest;
         }
         Ok(caps)
     }

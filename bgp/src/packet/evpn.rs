@@ -12,14 +12,18 @@
 //! ```
 //!
 //! Labels carry a VNI in all 24 bits (RFC 8365 section 5.1.3), never shifted like an MPLS
-//! label. Decoding is plain slice code: every route type has a fixed layout and a length
-//! that is checked before any field is read, which reads clearer than a parser combinator.
+//! label. Decoding uses nom: the type/length framing, then one tuple of field parsers per
+//! route type, after the value's length has been checked against the type's layout.
 
 use std::net::IpAddr;
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::combinator::{all_consuming, cond};
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
+use super::parse::{array, be_u24, be_u32, be_u8, ip, ok_or, PResult};
 use super::types::{serde_via_str, MacAddress, ParseValueError, RouteDistinguisher};
 
 /// Ethernet Segment Identifier (RFC 7432 section 5): type octet + 9 value octets.
@@ -181,10 +185,6 @@ impl Label {
         self.0 & Self::MAX
     }
 
-    fn from_be_bytes(b: [u8; 3]) -> Self {
-        Label(u32::from_be_bytes([0, b[0], b[1], b[2]]))
-    }
-
     fn to_be_bytes(self) -> [u8; 3] {
         let [_, a, b, c] = self.vni().to_be_bytes();
         [a, b, c]
@@ -343,7 +343,7 @@ fn put_ip_with_len(out: &mut BytesMut, ip: &IpAddr) {
 /// is an error, as is a length octet that runs past `data`.
 pub fn decode_nlri_list(data: &[u8]) -> Result<Vec<EvpnNlri>, NlriError> {
     // A first pass over the length octets only: it checks the framing and gives the exact
-    // count, so the output is allocated once.
+    // count, so the output is allocated once (no `many0` growing a Vec).
     let mut count = 0usize;
     let mut rest = data;
     while !rest.is_empty() {
@@ -362,55 +362,65 @@ pub fn decode_nlri_list(data: &[u8]) -> Result<Vec<EvpnNlri>, NlriError> {
 }
 
 /// Splits one NLRI off the front: (route type, value, remainder).
+#[inline]
 fn split_nlri(data: &[u8]) -> Result<(u8, &[u8], &[u8]), NlriError> {
-    let [route_type, len, tail @ ..] = data else {
-        return Err(NlriError::Truncated {
-            needed: 2,
-            available: data.len(),
-        });
-    };
-    let len = usize::from(*len);
-    if tail.len() < len {
-        return Err(NlriError::Truncated {
-            needed: len,
-            available: tail.len(),
-        });
-    }
-    let (value, rest) = tail.split_at(len);
-    Ok((*route_type, value, rest))
+    let (tail, (route_type, len)) = ok_or((be_u8, be_u8).parse(data), || NlriError::Truncated {
+        needed: 2,
+        available: data.len(),
+    })?;
+    let (rest, value) = ok_or(take(len).parse(tail), || NlriError::Truncated {
+        needed: usize::from(len),
+        available: tail.len(),
+    })?;
+    Ok((route_type, value, rest))
+}
+
+fn rd(i: &[u8]) -> PResult<'_, RouteDistinguisher> {
+    array::<8>.map(RouteDistinguisher::from_bytes).parse(i)
+}
+
+fn esi(i: &[u8]) -> PResult<'_, Esi> {
+    array::<10>.map(Esi).parse(i)
+}
+
+fn label(i: &[u8]) -> PResult<'_, Label> {
+    be_u24.map(Label).parse(i)
 }
 
 /// Decodes one route-type-specific value whose length octet said `value.len()`.
+///
+/// Each arm checks the value's length against the type's layout first, so the field
+/// parsers that follow cannot run short; if one did (a layout below being wrong), it is
+/// reported as the bad length it would be, never a panic.
 fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
     // The length octet fits in u8, so this conversion never saturates.
     let length = u8::try_from(value.len()).unwrap_or(u8::MAX);
-    let bad_length = NlriError::BadLength { route_type, length };
-    let mut r = Reader(value);
+    let bad_length = || NlriError::BadLength { route_type, length };
     let nlri = match route_type {
         ROUTE_TYPE_ETHERNET_AD => {
             // RD(8) ESI(10) Ethernet Tag(4) MPLS Label(3)
             if value.len() != 25 {
-                return Err(bad_length);
+                return Err(bad_length());
             }
+            let (_, (rd, esi, ethernet_tag, label)) =
+                ok_or((rd, esi, be_u32, label).parse(value), bad_length)?;
             EvpnNlri::EthernetAutoDiscovery(EthernetAutoDiscovery {
-                rd: r.rd()?,
-                esi: Esi(r.array()?),
-                ethernet_tag: r.u32()?,
-                label: r.label()?,
+                rd,
+                esi,
+                ethernet_tag,
+                label,
             })
         }
         ROUTE_TYPE_MAC_IP => {
             // RD(8) ESI(10) Ethernet Tag(4) MAC Len(1) MAC(6) IP Len(1) IP(0/4/16)
             // Label1(3) [Label2(3)]
             if !matches!(value.len(), 33 | 36 | 37 | 40 | 49 | 52) {
-                return Err(bad_length);
+                return Err(bad_length());
             }
-            let rd = r.rd()?;
-            let esi = Esi(r.array()?);
-            let ethernet_tag = r.u32()?;
-            let mac_len = r.u8()?;
-            let mac = MacAddress(r.array()?);
-            let ip_len = r.u8()?;
+            let (r, (rd, esi, ethernet_tag, mac_len, mac, ip_len)) = ok_or(
+                (rd, esi, be_u32, be_u8, array::<6>.map(MacAddress), be_u8).parse(value),
+                bad_length,
+            )?;
             let ip_octets = match ip_len {
                 0 => 0,
                 32 => 4,
@@ -420,12 +430,17 @@ fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
             let label2 = match value.len().checked_sub(33 + ip_octets) {
                 Some(0) => false,
                 Some(3) => true,
-                _ => return Err(bad_length),
+                _ => return Err(bad_length()),
             };
-            let ip = match ip_octets {
-                0 => None,
-                _ => Some(r.ip(ip_octets)?),
-            };
+            let (_, (ip, label1, label2)) = ok_or(
+                (
+                    cond(ip_octets != 0, ip(ip_octets)),
+                    label,
+                    cond(label2, label),
+                )
+                    .parse(r),
+                bad_length,
+            )?;
             EvpnNlri::MacIp(MacIpAdvertisement {
                 rd,
                 esi,
@@ -433,18 +448,17 @@ fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
                 mac_len,
                 mac,
                 ip,
-                label1: r.label()?,
-                label2: if label2 { Some(r.label()?) } else { None },
+                label1,
+                label2,
             })
         }
         ROUTE_TYPE_INCLUSIVE_MULTICAST => {
             // RD(8) Ethernet Tag(4) IP Len(1) Originating Router's IP(4/16)
             if !matches!(value.len(), 17 | 29) {
-                return Err(bad_length);
+                return Err(bad_length());
             }
-            let rd = r.rd()?;
-            let ethernet_tag = r.u32()?;
-            let originator = r.ip_with_len(route_type, value.len())?;
+            let (r, (rd, ethernet_tag)) = ok_or((rd, be_u32).parse(value), bad_length)?;
+            let originator = originator_ip(route_type, r, bad_length)?;
             EvpnNlri::InclusiveMulticast(InclusiveMulticastEthernetTag {
                 rd,
                 ethernet_tag,
@@ -454,11 +468,10 @@ fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
         ROUTE_TYPE_ETHERNET_SEGMENT => {
             // RD(8) ESI(10) IP Len(1) Originating Router's IP(4/16)
             if !matches!(value.len(), 23 | 35) {
-                return Err(bad_length);
+                return Err(bad_length());
             }
-            let rd = r.rd()?;
-            let esi = Esi(r.array()?);
-            let originator = r.ip_with_len(route_type, value.len())?;
+            let (r, (rd, esi)) = ok_or((rd, esi).parse(value), bad_length)?;
+            let originator = originator_ip(route_type, r, bad_length)?;
             EvpnNlri::EthernetSegment(EthernetSegment {
                 rd,
                 esi,
@@ -471,23 +484,23 @@ fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
             let ip_octets = match value.len() {
                 34 => 4,
                 58 => 16,
-                _ => return Err(bad_length),
+                _ => return Err(bad_length()),
             };
-            let rd = r.rd()?;
-            let esi = Esi(r.array()?);
-            let ethernet_tag = r.u32()?;
-            let prefix_len = r.u8()?;
+            let (r, (rd, esi, ethernet_tag, prefix_len)) =
+                ok_or((rd, esi, be_u32, be_u8).parse(value), bad_length)?;
             if usize::from(prefix_len) > ip_octets * 8 {
                 return Err(NlriError::BadPrefixLength { prefix_len });
             }
+            let (_, (prefix, gateway, label)) =
+                ok_or((ip(ip_octets), ip(ip_octets), label).parse(r), bad_length)?;
             EvpnNlri::IpPrefix(IpPrefix {
                 rd,
                 esi,
                 ethernet_tag,
                 prefix_len,
-                prefix: r.ip(ip_octets)?,
-                gateway: r.ip(ip_octets)?,
-                label: r.label()?,
+                prefix,
+                gateway,
+                label,
             })
         }
         _ => EvpnNlri::Unknown {
@@ -498,64 +511,20 @@ fn decode_value(route_type: u8, value: &[u8]) -> Result<EvpnNlri, NlriError> {
     Ok(nlri)
 }
 
-/// Fixed-size reads over a value whose total length was already checked; a short read is
-/// still reported (never a panic) in case a layout above is wrong.
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], NlriError> {
-        let Some((head, tail)) = self.0.split_first_chunk::<N>() else {
-            return Err(NlriError::Truncated {
-                needed: N,
-                available: self.0.len(),
-            });
-        };
-        self.0 = tail;
-        Ok(*head)
-    }
-
-    fn u8(&mut self) -> Result<u8, NlriError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, NlriError> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-
-    fn rd(&mut self) -> Result<RouteDistinguisher, NlriError> {
-        Ok(RouteDistinguisher::from_bytes(self.array()?))
-    }
-
-    fn label(&mut self) -> Result<Label, NlriError> {
-        Ok(Label::from_be_bytes(self.array()?))
-    }
-
-    /// An address of `octets` (4 or 16) octets.
-    fn ip(&mut self, octets: usize) -> Result<IpAddr, NlriError> {
-        Ok(if octets == 4 {
-            IpAddr::from(self.array::<4>()?)
-        } else {
-            IpAddr::from(self.array::<16>()?)
-        })
-    }
-
-    /// An IP length octet (32 or 128) then the address, which must end the value
-    /// (`length` is the whole value's length, for the error).
-    fn ip_with_len(&mut self, route_type: u8, length: usize) -> Result<IpAddr, NlriError> {
-        let ip_len = self.u8()?;
-        let octets = match ip_len {
-            32 => 4,
-            128 => 16,
-            _ => return Err(NlriError::BadIpLength { route_type, ip_len }),
-        };
-        if self.0.len() != octets {
-            return Err(NlriError::BadLength {
-                route_type,
-                length: u8::try_from(length).unwrap_or(u8::MAX),
-            });
-        }
-        self.ip(octets)
-    }
+/// An IP length octet (32 or 128) then the address, which must end the value.
+fn originator_ip(
+    route_type: u8,
+    i: &[u8],
+    bad_length: impl Fn() -> NlriError,
+) -> Result<IpAddr, NlriError> {
+    let (r, ip_len) = ok_or(be_u8(i), &bad_length)?;
+    let octets = match ip_len {
+        32 => 4,
+        128 => 16,
+        _ => return Err(NlriError::BadIpLength { route_type, ip_len }),
+    };
+    let (_, addr) = ok_or(all_consuming(ip(octets)).parse(r), bad_length)?;
+    Ok(addr)
 }
 
 /// `[bits]:[address]` as FRR prints an IP inside an EVPN prefix.

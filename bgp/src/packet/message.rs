@@ -18,10 +18,14 @@
 //! ```
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::bytes::complete::tag;
+use nom::sequence::preceded;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::notification::{ErrorCode, HeaderSubcode, Notification, RouteRefreshSubcode};
 use super::open::{Open, OpenError};
+use super::parse::{be_u16, be_u8, ok_or};
 use super::route_refresh::RouteRefresh;
 use super::update::Update;
 
@@ -136,14 +140,15 @@ pub enum EncodeError {
 
 /// Checks a header and returns (length, type). `max_len` is the session's maximum.
 pub fn parse_header(h: &[u8; HEADER_LEN], max_len: usize) -> Result<(usize, u8), MessageError> {
-    if h[..16] != MARKER {
-        return Err(MessageError::ConnectionNotSynchronized);
-    }
-    let len = u16::from_be_bytes([h[16], h[17]]);
+    // Marker(16) Length(2) Type(1). `h` is a whole header, so only the marker can fail.
+    let (_, (len, t)) = ok_or(
+        preceded(tag(&MARKER[..]), (be_u16, be_u8)).parse(&h[..]),
+        || MessageError::ConnectionNotSynchronized,
+    )?;
     if usize::from(len) < HEADER_LEN || usize::from(len) > max_len {
         return Err(MessageError::BadLength(len));
     }
-    Ok((usize::from(len), h[18]))
+    Ok((usize::from(len), t))
 }
 
 /// Splits one whole message off the front of `buf` without copying; `None` until the whole

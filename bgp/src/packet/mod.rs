@@ -1,8 +1,17 @@
 //! BGP wire codec: one module per protocol thing.
 //!
-//! Decoding works over `&[u8]`; encoding appends to a `bytes::BytesMut`. Nothing here
-//! panics on input from a peer, and no parser reads past a length field. UPDATE errors
-//! follow RFC 7606: `Update::decode` records malformations, `Update::verdict` decides.
+//! Decoding works over `&[u8]` with nom 8 (`take`, `tag`, `length_data`, `count`,
+//! `consumed`, `all_consuming`, `cond`, tuples of parsers, `Parser::map`); encoding
+//! appends to a `bytes::BytesMut`. The big-endian integer parsers come from the private
+//! `parse` module rather than `nom::number` (same names and use; nom 8.0's cost a call per
+//! field, see there). nom stays inside the crate: parsers use a zero-sized error, and
+//! each decoder maps a failure to its own typed error at its boundary (`parse::ok_or`),
+//! so the public API carries no nom type. Every length field is checked before the
+//! value it frames is parsed, and lists of known count are parsed into one allocation.
+//! Nothing here panics on input from a peer, and no parser reads past a length field.
+//! UPDATE errors follow RFC 7606: `Update::decode` records malformations (its attribute
+//! walk is a plain loop, so that it can record an error and go on; each attribute's
+//! header and value are parsed with nom), and `Update::verdict` decides.
 //!
 //! A session reads with `frame` (zero-copy split of one whole message), decodes with
 //! `Message::decode` under the negotiated `DecodeOptions`, answers a `MessageError` with
@@ -39,6 +48,7 @@ pub mod message;
 pub mod mp;
 pub mod notification;
 pub mod open;
+mod parse;
 pub mod pmsi;
 pub mod prefix;
 pub mod route_refresh;

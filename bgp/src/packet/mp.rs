@@ -4,11 +4,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::sequence::terminated;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::{Afi, AfiSafi, Safi};
 use super::evpn::{self, EvpnNlri};
 use super::notification::hex_bytes;
+use super::parse::{be_u16, be_u8, exact, ipv4, ipv6, ok_or, PResult};
 use super::prefix::{Ipv4Prefix, Ipv6Prefix};
 
 /// Network Address of Next Hop.
@@ -66,18 +70,14 @@ impl MpNextHop {
 
     /// Next hop for `family`; `None` when the length is not one the family allows.
     fn decode(family: AfiSafi, nh: &[u8]) -> Option<Self> {
-        let v4 = |b: &[u8]| <[u8; 4]>::try_from(b).ok().map(Ipv4Addr::from);
-        let v6 = |b: &[u8]| <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from);
         match (family.afi, family.safi, nh.len()) {
-            (Afi::Ipv4, Safi::Unicast, 4) => v4(nh).map(Self::Ipv4),
-            (Afi::Ipv6, Safi::Unicast, 16) => v6(nh).map(Self::Ipv6),
-            (Afi::Ipv6, Safi::Unicast, 32) => Some(Self::Ipv6LinkLocal {
-                global: v6(nh.get(..16)?)?,
-                link_local: v6(nh.get(16..)?)?,
-            }),
+            (Afi::Ipv4, Safi::Unicast, 4) => exact(ipv4, nh).map(Self::Ipv4),
+            (Afi::Ipv6, Safi::Unicast, 16) => exact(ipv6, nh).map(Self::Ipv6),
+            (Afi::Ipv6, Safi::Unicast, 32) => exact((ipv6, ipv6), nh)
+                .map(|(global, link_local)| Self::Ipv6LinkLocal { global, link_local }),
             // RFC 7432 section 7: the VTEP/PE address, IPv4 or IPv6.
-            (Afi::L2vpn, Safi::Evpn, 4) => v4(nh).map(Self::Ipv4),
-            (Afi::L2vpn, Safi::Evpn, 16) => v6(nh).map(Self::Ipv6),
+            (Afi::L2vpn, Safi::Evpn, 4) => exact(ipv4, nh).map(Self::Ipv4),
+            (Afi::L2vpn, Safi::Evpn, 16) => exact(ipv6, nh).map(Self::Ipv6),
             (Afi::Ipv4, Safi::Unicast, _)
             | (Afi::Ipv6, Safi::Unicast, _)
             | (Afi::L2vpn, Safi::Evpn, _) => None,
@@ -198,12 +198,11 @@ pub struct MpReach {
     pub nlri: MpNlri,
 }
 
-fn family_of(v: &[u8]) -> Option<AfiSafi> {
-    let [a0, a1, s, ..] = v else { return None };
-    Some(AfiSafi::new(
-        Afi::from_u16(u16::from_be_bytes([*a0, *a1])),
-        Safi::from_u8(*s),
-    ))
+/// AFI (2 octets) and SAFI (1 octet), the head of both MP attributes.
+fn afi_safi(i: &[u8]) -> PResult<'_, AfiSafi> {
+    (be_u16, be_u8)
+        .map(|(afi, safi)| AfiSafi::new(Afi::from_u16(afi), Safi::from_u8(safi)))
+        .parse(i)
 }
 
 impl MpReach {
@@ -211,18 +210,15 @@ impl MpReach {
         if v.len() < 5 {
             return Err(MpError::TooShort(v.len()));
         }
-        let family = family_of(v).ok_or(MpError::TooShort(v.len()))?;
-        let nh_len = v[3];
-        let n = usize::from(nh_len);
-        let bad_nh = MpError::BadNextHopLength {
+        let (r, (family, nh_len)) =
+            ok_or((afi_safi, be_u8).parse(v), || MpError::TooShort(v.len()))?;
+        let bad_nh = || MpError::BadNextHopLength {
             family,
             len: nh_len,
         };
-        // The next hop plus the reserved octet must fit in the attribute.
-        let (Some(nh), Some(nlri)) = (v.get(4..4 + n), v.get(5 + n..)) else {
-            return Err(bad_nh);
-        };
-        let next_hop = MpNextHop::decode(family, nh).ok_or(bad_nh)?;
+        // The next hop plus the reserved octet (whatever its value) must fit.
+        let (nlri, nh) = ok_or(terminated(take(nh_len), be_u8).parse(r), bad_nh)?;
+        let next_hop = MpNextHop::decode(family, nh).ok_or_else(bad_nh)?;
         let nlri =
             MpNlri::decode(family, nlri).map_err(|reason| MpError::Nlri { family, reason })?;
         Ok(Self {
@@ -261,9 +257,9 @@ pub struct MpUnreach {
 
 impl MpUnreach {
     pub fn decode(v: &[u8]) -> Result<Self, MpError> {
-        let family = family_of(v).ok_or(MpError::TooShort(v.len()))?;
+        let (nlri, family) = ok_or(afi_safi(v), || MpError::TooShort(v.len()))?;
         let nlri =
-            MpNlri::decode(family, &v[3..]).map_err(|reason| MpError::Nlri { family, reason })?;
+            MpNlri::decode(family, nlri).map_err(|reason| MpError::Nlri { family, reason })?;
         Ok(Self { family, nlri })
     }
 

@@ -5,9 +5,12 @@
 use std::fmt;
 
 use bytes::{BufMut, BytesMut};
+use nom::combinator::rest;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::{Afi, AfiSafi, Safi};
+use super::parse::{be_u8, PResult};
 
 /// Serializes raw octets as a lowercase hex string (readable in `evpnctl decode --json`).
 pub(crate) mod hex_bytes {
@@ -322,14 +325,13 @@ impl Notification {
     /// Decodes the message body (after the 19-octet header); the caller has checked that
     /// it holds at least the two code octets.
     pub fn decode(body: &[u8]) -> Option<Self> {
-        match body {
-            [code, subcode, data @ ..] => Some(Self {
-                code: *code,
-                subcode: *subcode,
-                data: data.to_vec(),
-            }),
-            _ => None,
-        }
+        let r: PResult<'_, _> = (be_u8, be_u8, rest).parse(body);
+        let (_, (code, subcode, data)) = r.ok()?;
+        Some(Self {
+            code,
+            subcode,
+            data: data.to_vec(),
+        })
     }
 
     pub fn encode(&self, out: &mut BytesMut) {

@@ -4,12 +4,16 @@
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::sequence::preceded;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::AfiSafi;
 use super::capability::{Capability, CapabilityError};
 use super::message::EncodeError;
 use super::notification::{Notification, OpenSubcode};
+use super::parse::{be_u16, be_u8, ipv4, ok_or};
 
 /// The BGP version we speak.
 pub const BGP_VERSION: u8 = 4;
@@ -157,59 +161,32 @@ impl Open {
 
     /// Decodes the OPEN body (after the header), applying RFC 4271 section 6.2 checks.
     pub fn decode(body: &[u8]) -> Result<Self, OpenError> {
-        let Some((fixed, rest)) = body.split_first_chunk::<10>() else {
-            return Err(OpenError::MalformedParameters(
-                "OPEN shorter than 10 octets",
-            ));
-        };
-        let version = fixed[0];
+        // Version(1) My AS(2) Hold Time(2) BGP Identifier(4) Opt Parm Len(1)
+        let (rest, (version, my_as, hold_time, bgp_id, opt_len)) =
+            ok_or((be_u8, be_u16, be_u16, ipv4, be_u8).parse(body), || {
+                OpenError::MalformedParameters("OPEN shorter than 10 octets")
+            })?;
         if version != BGP_VERSION {
             return Err(OpenError::UnsupportedVersion(version));
         }
-        let my_as = u16::from_be_bytes([fixed[1], fixed[2]]);
-        let hold_time = u16::from_be_bytes([fixed[3], fixed[4]]);
-        let bgp_id = Ipv4Addr::new(fixed[5], fixed[6], fixed[7], fixed[8]);
-        let opt_len = usize::from(fixed[9]);
 
         let mut params = Vec::new();
         let mut extended_params = false;
         if opt_len == 255 && rest.first() == Some(&PARAM_EXTENDED_LENGTH) {
             // RFC 9072: 255, 255, then a 2-octet length and 2-octet parameter lengths.
             extended_params = true;
-            let [_, l0, l1, area @ ..] = rest else {
-                return Err(OpenError::MalformedParameters("extended length truncated"));
-            };
-            if usize::from(u16::from_be_bytes([*l0, *l1])) != area.len() {
+            let (area, len) = ok_or(preceded(be_u8, be_u16).parse(rest), || {
+                OpenError::MalformedParameters("extended length truncated")
+            })?;
+            if usize::from(len) != area.len() {
                 return Err(OpenError::MalformedParameters("parameter length mismatch"));
             }
-            let mut area = area;
-            while !area.is_empty() {
-                let [t, l0, l1, tail @ ..] = area else {
-                    return Err(OpenError::MalformedParameters("parameter header truncated"));
-                };
-                let len = usize::from(u16::from_be_bytes([*l0, *l1]));
-                let value = tail
-                    .get(..len)
-                    .ok_or(OpenError::MalformedParameters("parameter overruns"))?;
-                params.push(Self::decode_param(*t, value)?);
-                area = &tail[len..];
-            }
+            Self::decode_params(area, be_u16, &mut params)?;
         } else {
-            if opt_len != rest.len() {
+            if usize::from(opt_len) != rest.len() {
                 return Err(OpenError::MalformedParameters("parameter length mismatch"));
             }
-            let mut area = rest;
-            while !area.is_empty() {
-                let [t, l, tail @ ..] = area else {
-                    return Err(OpenError::MalformedParameters("parameter header truncated"));
-                };
-                let len = usize::from(*l);
-                let value = tail
-                    .get(..len)
-                    .ok_or(OpenError::MalformedParameters("parameter overruns"))?;
-                params.push(Self::decode_param(*t, value)?);
-                area = &tail[len..];
-            }
+            Self::decode_params(rest, be_u8.map(u16::from), &mut params)?;
         }
 
         let open = Self {
@@ -233,6 +210,26 @@ impl Open {
             return Err(OpenError::BadBgpIdentifier(bgp_id));
         }
         Ok(open)
+    }
+
+    /// Walks the parameter area: type (1 octet), length (`len`: 1 octet, or 2 under
+    /// RFC 9072), value.
+    fn decode_params<'a>(
+        mut area: &'a [u8],
+        mut len: impl Parser<&'a [u8], Output = u16, Error = ()>,
+        params: &mut Vec<OptionalParameter>,
+    ) -> Result<(), OpenError> {
+        while !area.is_empty() {
+            let (tail, (t, len)) = ok_or((be_u8, |i: &'a [u8]| len.parse(i)).parse(area), || {
+                OpenError::MalformedParameters("parameter header truncated")
+            })?;
+            let (tail, value) = ok_or(take(len).parse(tail), || {
+                OpenError::MalformedParameters("parameter overruns")
+            })?;
+            params.push(Self::decode_param(t, value)?);
+            area = tail;
+        }
+        Ok(())
     }
 
     fn decode_param(t: u8, value: &[u8]) -> Result<OptionalParameter, OpenError> {

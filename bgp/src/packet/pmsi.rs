@@ -19,7 +19,10 @@
 use std::net::IpAddr;
 
 use bytes::{BufMut, BytesMut};
+use nom::Parser;
 use serde::{Deserialize, Serialize};
+
+use super::parse::{be_u24, be_u8, ok_or};
 
 /// Tunnel type 6: ingress replication (head-end replication for VXLAN).
 pub const TUNNEL_INGRESS_REPLICATION: u8 = 6;
@@ -49,12 +52,12 @@ pub struct PmsiError(pub usize);
 impl PmsiTunnel {
     /// Decodes the attribute value. Lossless: `encode(decode(v)) == v`.
     pub fn decode(value: &[u8]) -> Result<Self, PmsiError> {
-        let [flags, tunnel_type, l0, l1, l2, id @ ..] = value else {
-            return Err(PmsiError(value.len()));
-        };
+        let (id, (flags, tunnel_type, label)) = ok_or((be_u8, be_u8, be_u24).parse(value), || {
+            PmsiError(value.len())
+        })?;
         // Only an ingress-replication identifier of address size is an address; anything
         // else stays raw so the round trip is exact.
-        let tunnel_id = if *tunnel_type != TUNNEL_INGRESS_REPLICATION {
+        let tunnel_id = if tunnel_type != TUNNEL_INGRESS_REPLICATION {
             TunnelIdentifier::Raw(id.to_vec())
         } else if let Ok(v4) = <[u8; 4]>::try_from(id) {
             TunnelIdentifier::Ip(IpAddr::from(v4))
@@ -64,9 +67,9 @@ impl PmsiTunnel {
             TunnelIdentifier::Raw(id.to_vec())
         };
         Ok(PmsiTunnel {
-            flags: *flags,
-            tunnel_type: *tunnel_type,
-            label: u32::from_be_bytes([0, *l0, *l1, *l2]),
+            flags,
+            tunnel_type,
+            label,
             tunnel_id,
         })
     }

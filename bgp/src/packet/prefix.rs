@@ -15,7 +15,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::Parser;
 
+use super::parse::{be_u8, ok_or};
 use super::types::{serde_via_str, ParseValueError};
 
 /// Why a prefix list could not be parsed (RFC 7606 section 5.3).
@@ -76,24 +79,20 @@ macro_rules! prefix_type {
 
             /// Parses one prefix from the front of `data`; returns it and the octets used.
             pub fn decode_one(data: &[u8]) -> Result<(Self, usize), PrefixError> {
-                let Some((&len, rest)) = data.split_first() else {
-                    return Err(PrefixError::Truncated {
-                        len: 0,
-                        needed: 1,
-                        available: 0,
-                    });
-                };
+                let (rest, len) = ok_or(be_u8(data), || PrefixError::Truncated {
+                    len: 0,
+                    needed: 1,
+                    available: 0,
+                })?;
                 if len > $max {
                     return Err(PrefixError::LengthTooLong { len, max: $max });
                 }
                 let n = usize::from(len).div_ceil(8);
-                let Some(bytes) = rest.get(..n) else {
-                    return Err(PrefixError::Truncated {
-                        len,
-                        needed: n,
-                        available: rest.len(),
-                    });
-                };
+                let (_, bytes) = ok_or(take(n).parse(rest), || PrefixError::Truncated {
+                    len,
+                    needed: n,
+                    available: rest.len(),
+                })?;
                 let mut octets = [0u8; $bytes];
                 octets[..n].copy_from_slice(bytes);
                 Ok((

@@ -2,9 +2,12 @@
 //! where the old Reserved octet becomes the Message Subtype.
 
 use bytes::{BufMut, BytesMut};
+use nom::combinator::all_consuming;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::{Afi, AfiSafi, Safi};
+use super::parse::{be_u16, be_u8, PResult};
 
 /// Message Subtype of RFC 7313 (the "Reserved" octet of RFC 2918).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -61,15 +64,11 @@ impl RouteRefresh {
 
     /// Decodes the 4-octet body; `None` when it is not exactly 4 octets.
     pub fn decode(body: &[u8]) -> Option<Self> {
-        let [a0, a1, st, safi] = body else {
-            return None;
-        };
+        let r: PResult<'_, _> = all_consuming((be_u16, be_u8, be_u8)).parse(body);
+        let (_, (afi, st, safi)) = r.ok()?;
         Some(Self {
-            family: AfiSafi::new(
-                Afi::from_u16(u16::from_be_bytes([*a0, *a1])),
-                Safi::from_u8(*safi),
-            ),
-            subtype: RouteRefreshSubtype::from_u8(*st),
+            family: AfiSafi::new(Afi::from_u16(afi), Safi::from_u8(safi)),
+            subtype: RouteRefreshSubtype::from_u8(st),
         })
     }
 

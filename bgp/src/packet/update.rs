@@ -19,6 +19,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::{BufMut, BytesMut};
+use nom::bytes::complete::take;
+use nom::combinator::consumed;
+use nom::sequence::preceded;
+use nom::Parser;
 use serde::{Deserialize, Serialize};
 
 use super::afi::AfiSafi;
@@ -31,6 +35,7 @@ use super::evpn::EvpnNlri;
 use super::extcomm::ExtendedCommunity;
 use super::message::{msg_type, DecodeOptions, EncodeError, HEADER_LEN, MARKER};
 use super::mp::{MpNextHop, MpNlri, MpReach, MpUnreach};
+use super::parse::{be_u16, be_u8, PResult};
 use super::pmsi::PmsiTunnel;
 use super::prefix::Ipv4Prefix;
 
@@ -69,7 +74,9 @@ impl Update {
     pub fn decode(body: &[u8], opts: &DecodeOptions) -> Update {
         let mut u = Update::default();
         let mal = &mut u.malformations;
-        let Some((wl, rest)) = body.split_first_chunk::<2>() else {
+        // Withdrawn Routes Length(2) Withdrawn Routes, Total Path Attribute Length(2)
+        // Path Attributes, then the NLRI to the end.
+        let Ok((rest, wl)) = be_u16(body) else {
             mal.push(Malformation::new(
                 None,
                 Fault::WithdrawnLengthOverrun,
@@ -78,8 +85,8 @@ impl Update {
             ));
             return u;
         };
-        let wl = usize::from(u16::from_be_bytes(*wl));
-        let (Some(withdrawn), Some(rest)) = (rest.get(..wl), rest.get(wl..)) else {
+        let wl = usize::from(wl);
+        let Ok((rest, withdrawn)) = take::<_, _, ()>(wl)(rest) else {
             mal.push(Malformation::new(
                 None,
                 Fault::WithdrawnLengthOverrun,
@@ -88,7 +95,7 @@ impl Update {
             ));
             return u;
         };
-        let Some((al, rest)) = rest.split_first_chunk::<2>() else {
+        let Ok((rest, al)) = be_u16(rest) else {
             mal.push(Malformation::new(
                 None,
                 Fault::WithdrawnLengthOverrun,
@@ -97,8 +104,8 @@ impl Update {
             ));
             return u;
         };
-        let al = usize::from(u16::from_be_bytes(*al));
-        let (Some(area), Some(nlri)) = (rest.get(..al), rest.get(al..)) else {
+        let al = usize::from(al);
+        let Ok((nlri, area)) = take::<_, _, ()>(al)(rest) else {
             mal.push(Malformation::new(
                 None,
                 Fault::AttributeLengthOverrun,
@@ -154,47 +161,47 @@ impl Update {
         while !area.is_empty() {
             // RFC 7606 section 4: a header that does not fit, or a length that overruns the
             // area, ends the walk; the Total Path Attribute Length still locates the NLRI.
-            let (fl, t) = match area {
-                [fl, t, ..] => (*fl, *t),
-                _ => {
-                    self.malformations.push(Malformation::new(
-                        None,
-                        Fault::AttributeHeaderTruncated,
-                        format!("{} octets left", area.len()),
-                        area.to_vec(),
-                    ));
-                    break;
-                }
-            };
-            let hdr = if fl & flags::EXTENDED_LENGTH != 0 {
-                4
-            } else {
-                3
-            };
-            let len = match area.get(2..hdr) {
-                Some([l]) => usize::from(*l),
-                Some([l0, l1]) => usize::from(u16::from_be_bytes([*l0, *l1])),
-                _ => {
-                    self.malformations.push(Malformation::new(
-                        Some(t),
-                        Fault::AttributeHeaderTruncated,
-                        format!("{} octets left", area.len()),
-                        area.to_vec(),
-                    ));
-                    break;
-                }
-            };
-            let Some(raw) = area.get(..hdr + len) else {
+            // Flags(1) Type(1) Length(1, or 2 with the extended-length flag) Value.
+            let head: PResult<'_, (u8, u8)> = (be_u8, be_u8).parse(area);
+            let Ok((after, (fl, t))) = head else {
                 self.malformations.push(Malformation::new(
-                    Some(t),
-                    Fault::AttributeOverrun,
-                    format!("length {len}, {} octets left", area.len() - hdr),
+                    None,
+                    Fault::AttributeHeaderTruncated,
+                    format!("{} octets left", area.len()),
                     area.to_vec(),
                 ));
                 break;
             };
-            area = &area[raw.len()..];
-            let value = &raw[hdr..];
+            let extended = fl & flags::EXTENDED_LENGTH != 0;
+            let len: PResult<'_, u16> = if extended {
+                be_u16(after)
+            } else {
+                be_u8.map(u16::from).parse(after)
+            };
+            let Ok((after, len)) = len else {
+                self.malformations.push(Malformation::new(
+                    Some(t),
+                    Fault::AttributeHeaderTruncated,
+                    format!("{} octets left", area.len()),
+                    area.to_vec(),
+                ));
+                break;
+            };
+            let len = usize::from(len);
+            let hdr: usize = if extended { 4 } else { 3 };
+            // `raw` is the whole attribute (header and value), kept as malformation data.
+            let whole: PResult<'_, (&[u8], &[u8])> =
+                consumed(preceded(take(hdr), take(len))).parse(area);
+            let Ok((rest, (raw, value))) = whole else {
+                self.malformations.push(Malformation::new(
+                    Some(t),
+                    Fault::AttributeOverrun,
+                    format!("length {len}, {} octets left", after.len()),
+                    area.to_vec(),
+                ));
+                break;
+            };
+            area = rest;
 
             // RFC 7606 3 (g): MP attributes twice is a reset; anything else keeps the first.
             if seen.insert(t) {

@@ -9,8 +9,8 @@ fn fdb(vtep: &str, sticky: bool) -> RemoteFdb {
     }
 }
 
-fn no_local(_: &FdbKey) -> bool {
-    false
+fn no_local(_: &FdbKey) -> LocalRole {
+    LocalRole::NotLocal
 }
 
 /// Feeds `routes` one by one and checks the incremental state against `full` after each.
@@ -237,7 +237,7 @@ fn local_mac_wins_over_remote() {
     let mut imp = Importer::new();
     let mut d = FibDelta::default();
     let m = fk(100, "02:00:00:00:00:01");
-    imp.set_local(m, true, &mut d);
+    imp.set_local(m, LocalRole::Wins, &mut d);
     assert!(d.is_empty());
     imp.upsert(
         &inst,
@@ -255,21 +255,44 @@ fn local_mac_wins_over_remote() {
     assert!(d.is_empty(), "{d:?}");
     assert!(imp.fib().is_empty());
     // The local entry goes away: the remote one is programmed.
-    imp.set_local(m, false, &mut d);
+    imp.set_local(m, LocalRole::NotLocal, &mut d);
     assert_eq!(
         d,
         FibDelta {
             fdb: vec![(m, Some(fdb("10.0.0.2", false)))],
             flood: vec![],
             neigh: vec![(nk(100, "10.1.1.1"), Some(m.mac))],
+            supersede: vec![],
         }
     );
     // And back.
     let mut d = FibDelta::default();
-    imp.set_local(m, true, &mut d);
+    imp.set_local(m, LocalRole::Wins, &mut d);
     assert_eq!(d.fdb, vec![(m, None)]);
     assert_eq!(d.neigh, vec![(nk(100, "10.1.1.1"), None)]);
     assert_eq!(imp.recompute(), *imp.fib());
+    // Superseded (moved away): programmed and marked; the mark goes with the entry.
+    let mut d = FibDelta::default();
+    imp.set_local(m, LocalRole::Superseded, &mut d);
+    assert_eq!(d.fdb, vec![(m, Some(fdb("10.0.0.2", false)))]);
+    assert_eq!(d.supersede, vec![(m, true)]);
+    assert!(imp.fib().supersede_local.contains(&m));
+    assert_eq!(imp.recompute(), *imp.fib());
+    let key = t2(
+        "10.0.0.2",
+        100,
+        "02:00:00:00:00:01",
+        Some("10.1.1.1"),
+        0,
+        false,
+    )
+    .route
+    .key();
+    let mut d = FibDelta::default();
+    imp.withdraw(&key, &mut d);
+    assert_eq!(d.fdb, vec![(m, None)]);
+    assert_eq!(d.supersede, vec![(m, false)]);
+    assert!(imp.fib().is_empty());
 }
 
 #[test]
@@ -401,4 +424,11 @@ fn rebuild_on_new_instances() {
         Some(&fk(200, "02:00:00:00:00:02"))
     );
     assert_eq!(imp.fib().flood.len(), 1);
+}
+
+#[test]
+fn compact_sizes() {
+    // What the per-route memory budget is built on (see the bench).
+    assert_eq!(std::mem::size_of::<Cand>(), 8);
+    assert_eq!(std::mem::size_of::<Slot>(), 44);
 }

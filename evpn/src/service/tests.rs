@@ -152,6 +152,34 @@ fn host_moves_away_then_back() {
         )]
     );
     assert_eq!(out.fib.neigh, vec![(nk(100, "10.1.1.1"), Some(h.mac))]);
+    // ... marked as superseding the local row, which the kernel still lists on port 7:
+    // fib::diff programs it (replacing the local row) instead of skipping it.
+    assert_eq!(out.fib.supersede, vec![(h, true)]);
+    assert!(sv.fib().supersede_local.contains(&h));
+    let snap = fib::Snapshot {
+        topology: topology(&[100]),
+        local: sv.local().clone(),
+        ..Default::default()
+    };
+    assert!(snap.local.macs.contains_key(&h));
+    let plan = fib::diff(sv.fib(), &snap);
+    assert_eq!(
+        plan.ops,
+        vec![
+            fib::Op::FdbReplace {
+                key: h,
+                dest: RemoteFdb {
+                    vtep: ip("10.0.0.2"),
+                    sticky: false
+                }
+            },
+            fib::Op::NeighReplace {
+                key: nk(100, "10.1.1.1"),
+                mac: h.mac
+            },
+        ]
+    );
+    assert_eq!(plan.skipped, fib::Skipped::default());
     check(&sv);
     // The daemon deleted the local entry; later the host comes back.
     assert!(sv.local_mac_removed(h, s(11)).withdraw.is_empty());
@@ -164,6 +192,7 @@ fn host_moves_away_then_back() {
     }
     assert_eq!(out.fib.fdb, vec![(h, None)]);
     assert_eq!(out.fib.neigh, vec![(nk(100, "10.1.1.1"), None)]);
+    assert!(sv.fib().supersede_local.is_empty());
     check(&sv);
     // Leaf 2 withdraws (it lost): nothing changes for us.
     let key = t2(

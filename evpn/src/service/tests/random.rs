@@ -227,7 +227,12 @@ impl Model {
         assert_eq!(&fib, sv.fib(), "fib == recomputed");
         assert_eq!(&self.local, sv.local());
         // Independent full computations from the model's inputs.
-        let wins = |k: &FdbKey| self.local.macs.contains_key(k) && !sv.mobility().superseded(k);
+        let wins = |k: &FdbKey| match (self.local.macs.contains_key(k), sv.mobility().superseded(k))
+        {
+            (false, _) => import::LocalRole::NotLocal,
+            (true, false) => import::LocalRole::Wins,
+            (true, true) => import::LocalRole::Superseded,
+        };
         assert_eq!(
             import::full(sv.instances(), self.routes.values(), &wins),
             self.fib,
@@ -240,13 +245,12 @@ impl Model {
             self.orig,
             "originate::full"
         );
-        // fib::diff agrees: with the superseded local entries deleted (as the daemon does on
-        // MacMovedAway), nothing desired is skipped as local or unknown.
-        let mut local = self.local.clone();
-        local.macs.retain(|k, _| !sv.mobility().superseded(k));
+        // fib::diff agrees: with every local MAC still in the kernel (superseded ones
+        // too, before the bridge ages them out), nothing desired is skipped as local or
+        // unknown: moved-away MACs are marked `supersede_local` and programmed.
         let snap = fib::Snapshot {
             topology: self.topo.clone(),
-            local,
+            local: self.local.clone(),
             ..Default::default()
         };
         let plan = fib::diff(&self.fib, &snap);
