@@ -143,7 +143,10 @@ impl EvpnGlue {
             match e {
                 evpn::Event::MacMovedAway { key, .. } => {
                     info!(event = ?e, "EVPN: MAC moved");
-                    // The bridge's learned entry would win over the remote one.
+                    // fib's supersede_local moves the bridge row to the VXLAN port, but
+                    // the kernel monitor does not report that as a local MAC removal, so
+                    // the service would keep a ghost local MAC (re-advertised once the
+                    // remote route goes). Deleting the row first makes the kernel say so.
                     if let Some(tx) = &self.fib {
                         let _ = tx.send(FibCmd::DeleteLocalMac(*key));
                     }

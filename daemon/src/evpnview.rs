@@ -219,8 +219,10 @@ pub fn fdb(v: &FdbView) -> FdbReport {
             desired: w.is_some(),
         });
     }
+    // supersede_local is a desired-only mark, never in a kernel view.
+    let same = |p: &FibState| p.fdb == d.fdb && p.flood == d.flood && p.neigh == d.neigh;
     FdbReport {
-        in_sync: v.programmed.as_ref() == Some(d),
+        in_sync: v.programmed.as_ref().is_some_and(same),
         known: v.programmed.is_some(),
         entries: rows,
         syncs: v.syncs,
