@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Demo without docker: build evpnlab, bring up topologies/2-leaf, show the EVPN routes on
-# leaf1, ping host1 -> host2 across VXLAN, show leaf1's kernel FDB, tear down (always).
+# Demo without docker: build evpnlab and evpnd, bring up topologies/2-leaf-evpnd (evpnd on
+# both leaves, FRR route reflector on the spine), ping host1 -> host2 across VXLAN (no
+# learning, no multicast: evpnd programmed the kernel), show leaf1's EVPN routes, MACs and
+# programmed FDB with evpnctl and the kernel's own view, decode a captured BGP session,
+# tear down (always).
 #
 #   sudo topologies/demo.sh            # lab name 2-leaf-demo; override with EVPNLAB_DEMO_NAME
 #
@@ -9,7 +12,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-lab_file="$here/2-leaf/2-leaf.clab.yml"
+lab_file="$here/2-leaf-evpnd/2-leaf-evpnd.clab.yml"
 name="${EVPNLAB_DEMO_NAME:-2-leaf-demo}"
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -25,10 +28,13 @@ done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "build evpnlab and evpnctl"
+step "build evpnlab, evpnd and evpnctl"
 (cd "$repo" && cargo build -q -p evpnlab -p evpnd)
 evpnlab="$repo/target/debug/evpnlab"
 evpnctl="$repo/target/debug/evpnctl"
+export EVPND_BIN="$repo/target/debug/evpnd"
+# evpnlab gives each evpnd node its own control socket under the lab's run directory.
+ctl1() { "$evpnctl" --socket "/run/evpnlab/$name/nodes/leaf1/evpnd.sock" "$@"; }
 capdir="$(mktemp -d)"
 lab() { "$evpnlab" --name "$name" "$@"; }
 
@@ -40,16 +46,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "bring up 2-leaf as lab '$name'"
+step "bring up 2-leaf-evpnd as lab '$name'"
 lab up "$lab_file"
 lab wait "$lab_file" --bgp-established --timeout 30
 lab status "$lab_file"
 
-step "capture BGP on spine1's link to leaf1, and reset leaf1's sessions so the capture sees them start"
+step "capture BGP on spine1's link to leaf1, and reset leaf1's session (evpnctl clear peer) so the capture sees it start"
 ip netns exec "clab-$name-spine1" sh -c \
     "echo \$\$ > '$capdir/tcpdump.pid'; exec tcpdump -q -U -s 0 -i eth1 -w '$capdir/bgp.pcap' tcp port 179" 2>/dev/null &
 sleep 1
-lab exec "$lab_file" leaf1 -- vtysh -c 'clear bgp *'
+ctl1 clear peer 10.1.1.0
+sleep 1
 lab wait "$lab_file" --bgp-established --timeout 30
 
 step "ping host1 (10.100.0.1, veth) -> host2 (10.100.0.2, macvlan) across VXLAN"
@@ -59,10 +66,16 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 lab exec "$lab_file" host1 -- ping -c 3 -i 0.2 10.100.0.2
 
-step "BGP EVPN routes on leaf1 (vtysh: show bgp l2vpn evpn)"
-lab exec "$lab_file" leaf1 -- vtysh -c 'show bgp l2vpn evpn'
+step "BGP peers and EVPN routes on leaf1 (evpnctl show peers / show routes)"
+ctl1 show peers
+ctl1 show routes
 
-step "kernel FDB on leaf1 (bridge fdb show dev vxlan100)"
+step "EVPN instances and MACs on leaf1 (evpnctl show vni / show macs)"
+ctl1 show vni
+ctl1 show macs
+
+step "what evpnd programmed in leaf1's kernel (evpnctl show fdb), and the kernel's view (bridge fdb show dev vxlan100)"
+ctl1 show fdb
 lab exec "$lab_file" leaf1 -- bridge fdb show dev vxlan100
 
 step "the captured BGP session, decoded by evpnctl (one line per message; drop --brief for every field)"

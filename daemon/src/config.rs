@@ -392,7 +392,9 @@ impl Config {
         };
         let env: config::Map<String, String> = env
             .into_iter()
-            .filter(|(k, _)| k.starts_with("EVPND_"))
+            // Every top-level key is a section, so an override is EVPND_SECTION__KEY; other
+            // EVPND_* variables (EVPND_BIN of the lab runner) are not config.
+            .filter(|(k, _)| k.starts_with("EVPND_") && k.contains("__"))
             .collect();
         let built = config::Config::builder()
             .add_source(config::File::from_str(&text, format))

@@ -3,9 +3,10 @@
 //! accepted connections, peer events, control requests, reload, shutdown, and the
 //! graceful-restart timers of the RIB.
 //!
-//! Not wired yet (the seams): the EVPN service and the FIB. `on_peer_event` gets the
-//! RIB's Loc-RIB `Changes` for `evpn::EvpnService::route_received/route_withdrawn`, and
-//! local routes would enter with `Rib::originate` / `withdraw_local`.
+//! EVPN (`evpnglue.rs`): every path that changes the Loc-RIB (UPDATEs, sessions down,
+//! peers removed, restart timers) hands its EVPN changes to the service; kernel state
+//! comes from the fib task (`fibtask.rs`) as `FibMsg`; the desired dataplane changes go
+//! back to it once per turn of the loop, before the Adj-RIB-Out is drained.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +22,8 @@ use tracing::{debug, error, info, warn};
 use crate::config::{self, Config, PeerConfig};
 use crate::control::server::ControlRequest;
 use crate::control::{Command, PeerDetail, PeerSummary, Response};
+use crate::evpnglue::EvpnGlue;
+use crate::fibtask::{FibCmd, FibMsg};
 use crate::listener;
 use crate::peer::{self, settings, PeerCmd, PeerEvent, PeerHandle, PeerSettings, PeerView};
 use crate::rib::SpeakerRib;
@@ -28,6 +31,8 @@ use crate::rib::SpeakerRib;
 /// Capacity of the peers -> core channel (UPDATEs): bounded so a flood slows its
 /// sender's TCP instead of growing memory.
 pub const PEER_EVENTS: usize = 1024;
+
+const NO_EVPN: &str = "no EVPN service: [fib] enabled = false (a spine)";
 
 /// What the signal task asks of the core.
 #[derive(Debug)]
@@ -45,6 +50,8 @@ pub struct Core {
     rib: SpeakerRib,
     events_tx: mpsc::Sender<PeerEvent>,
     next_instance: u64,
+    /// The EVPN service (absent with `[fib] enabled = false`: a spine only reflects).
+    evpn: Option<EvpnGlue>,
 }
 
 pub struct Inputs {
@@ -52,6 +59,8 @@ pub struct Inputs {
     pub control: mpsc::Receiver<ControlRequest>,
     pub signals: mpsc::Receiver<Signal>,
     pub events: mpsc::Receiver<PeerEvent>,
+    /// The fib task's snapshots and kernel events.
+    pub fib: Option<mpsc::Receiver<FibMsg>>,
 }
 
 impl Core {
@@ -60,7 +69,9 @@ impl Core {
         config: Config,
         listeners: Vec<Arc<TcpListener>>,
         events_tx: mpsc::Sender<PeerEvent>,
+        fib: Option<mpsc::UnboundedSender<FibCmd>>,
     ) -> Self {
+        let evpn = config.file.fib.enabled.then(|| EvpnGlue::new(&config, fib));
         let g = &config.file.global;
         let mut rib_config = bgp::rib::RibConfig::new(g.asn, g.router_id);
         rib_config.cluster_id = g.cluster_id;
@@ -73,6 +84,7 @@ impl Core {
             rib: SpeakerRib::new(rib_config),
             events_tx,
             next_instance: 0,
+            evpn,
         }
     }
 
@@ -122,6 +134,7 @@ impl Core {
             self.spawn_peer(s);
         }
         self.listen_range_md5();
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             let restart_at = self.rib.next_restart_deadline();
             tokio::select! {
@@ -130,7 +143,27 @@ impl Core {
                         Some(t) => tokio::time::sleep_until(t).await,
                         None => std::future::pending().await,
                     }
-                } => self.rib.restart_timers(tokio::time::Instant::now()),
+                } => {
+                    let ch = self.rib.restart_timers(tokio::time::Instant::now());
+                    self.evpn_changes(ch);
+                }
+                Some(m) = async {
+                    match inp.fib.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let FibMsg::Failed(e) = &m {
+                        error!(error = %e, "FIB task stopped: the kernel is no longer programmed");
+                        inp.fib = None;
+                    }
+                    self.on_fib(m);
+                }
+                _ = tick.tick() => {
+                    if let Some(e) = self.evpn.as_mut() {
+                        e.tick();
+                    }
+                }
                 Some((s, a)) = inp.accepted.recv() => self.accepted(s, a),
                 Some(ev) = inp.events.recv() => self.on_peer_event(ev),
                 Some((cmd, reply)) = inp.control.recv() => self.control(cmd, reply),
@@ -142,7 +175,30 @@ impl Core {
                     }
                 },
             }
+            if let Some(e) = self.evpn.as_mut() {
+                e.flush();
+            }
             self.flush_out();
+        }
+    }
+
+    /// Loc-RIB changes into the EVPN service.
+    fn evpn_changes(&mut self, ch: bgp::rib::Changes) {
+        if let Some(e) = self.evpn.as_mut() {
+            if !ch.evpn.is_empty() {
+                e.rib_changes(&mut self.rib, ch.evpn);
+            }
+        }
+    }
+
+    fn on_fib(&mut self, m: FibMsg) {
+        let Some(e) = self.evpn.as_mut() else {
+            return;
+        };
+        match m {
+            FibMsg::Snapshot(s) => e.snapshot(&mut self.rib, &s),
+            FibMsg::Event(ev) => e.event(&mut self.rib, ev),
+            FibMsg::Failed(_) => {}
         }
     }
 
@@ -189,12 +245,15 @@ impl Core {
                 stale,
             } => {
                 debug!(%peer, %reason, stale = stale.is_some(), "RIB: session down");
-                self.rib.down(peer, stale.as_ref());
+                let ch = self.rib.down(peer, stale.as_ref());
+                self.evpn_changes(ch);
             }
             PeerEvent::Update { peer, update, .. } => {
                 // The session delivered it with its RFC 7606 verdict; the RIB reads the
                 // same verdict from the UPDATE itself.
-                let _changes = self.rib.update(peer, &update);
+                if let Some(ch) = self.rib.update(peer, &update) {
+                    self.evpn_changes(ch);
+                }
                 if let Some(h) = self.peers.get(&peer) {
                     if !h.settings.session.max_prefix.is_empty() {
                         for m in &h.settings.session.max_prefix {
@@ -221,7 +280,8 @@ impl Core {
                     .is_some_and(|h| h.instance == instance)
                 {
                     self.peers.remove(&peer);
-                    self.rib.removed(peer);
+                    let ch = self.rib.removed(peer);
+                    self.evpn_changes(ch);
                 }
             }
         }
@@ -236,7 +296,13 @@ impl Core {
             };
             match self.peers.get(&addr) {
                 Some(h) if h.cmd.send(cmd).is_ok() => {}
-                _ => self.rib.removed(addr),
+                _ => {
+                    let ch = self.rib.removed(addr);
+                    self.evpn_changes(ch);
+                    if let Some(e) = self.evpn.as_mut() {
+                        e.flush();
+                    }
+                }
             }
         }
     }
@@ -289,6 +355,38 @@ impl Core {
                     ))
                 });
                 let _ = reply.send(Response::data(rows));
+            }
+            Command::ShowVni => {
+                let r = match &self.evpn {
+                    Some(e) => Response::data(crate::evpnview::vnis(&e.svc, &e.topology)),
+                    None => Response::error(NO_EVPN),
+                };
+                let _ = reply.send(r);
+            }
+            Command::ShowMacs { vni } => {
+                let r = match &self.evpn {
+                    Some(e) => Response::data(crate::evpnview::macs(&e.svc, &e.topology, vni)),
+                    None => Response::error(NO_EVPN),
+                };
+                let _ = reply.send(r);
+            }
+            Command::ShowFdb => {
+                let Some(tx) = self.evpn.as_ref().and_then(|e| e.fib()) else {
+                    let _ = reply.send(Response::error(NO_EVPN));
+                    return;
+                };
+                let (ask, rx) = oneshot::channel();
+                if tx.send(FibCmd::ShowFdb(ask)).is_err() {
+                    let _ = reply.send(Response::error("the FIB task is not running"));
+                    return;
+                }
+                tokio::spawn(async move {
+                    let r = match tokio::time::timeout(Duration::from_secs(5), rx).await {
+                        Ok(Ok(v)) => Response::data(crate::evpnview::fdb(&v)),
+                        _ => Response::error("the FIB task did not answer"),
+                    };
+                    let _ = reply.send(r);
+                });
             }
             Command::ClearPeer { address, soft } => {
                 let r = match self.peers.get(&address) {
@@ -367,7 +465,8 @@ impl Core {
                         listener::set_md5(&self.listeners, addr, None, None);
                     }
                     self.peers.remove(&addr);
-                    self.rib.removed(addr);
+                    let ch = self.rib.removed(addr);
+                    self.evpn_changes(ch);
                     removed += 1;
                 }
                 Some(s) if s != h.settings && s.session.validate().is_err() => {
@@ -401,6 +500,12 @@ impl Core {
             added += 1;
         }
         self.listen_range_md5();
+        if let Some(e) = self.evpn.as_mut() {
+            e.reload(&mut self.rib, &self.config);
+        }
+        if self.evpn.is_some() != self.config.file.fib.enabled {
+            warn!("fib.enabled changed: takes effect at the next restart");
+        }
         info!(added, removed, changed, "configuration reloaded");
     }
 
@@ -434,6 +539,13 @@ impl Core {
             }
         })
         .await;
+        if let Some(tx) = self.evpn.as_ref().and_then(|e| e.fib()) {
+            let remove = self.config.file.fib.on_shutdown == config::ShutdownFib::Remove;
+            let (done, rx) = oneshot::channel();
+            if tx.send(FibCmd::Shutdown { remove, done }).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+            }
+        }
     }
 }
 

@@ -337,3 +337,177 @@ mod tests {
         assert_eq!(duration(2 * 604_800 + 3 * 86_400 + 4 * 3600), "02w3d04h");
     }
 }
+
+/// Without the blanks that padding leaves at line ends.
+fn trim_lines(s: &str) -> String {
+    s.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+}
+
+/// `evpnctl show vni`: one line per VNI, route targets on the next.
+pub fn render_vnis(v: &[crate::evpnview::VniView]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "VNIs: {}", v.len());
+    let _ = writeln!(
+        o,
+        "{:<8} {:<10} {:<10} {:<15} {:<21} {:>9}",
+        "VNI", "Bridge", "VXLAN", "VTEP", "RD", "MACs L/R"
+    );
+    for i in v {
+        let _ = writeln!(
+            o,
+            "{:<8} {:<10} {:<10} {:<15} {:<21} {:>9}",
+            i.vni,
+            i.bridge.as_deref().unwrap_or("-"),
+            i.vxlan.as_deref().unwrap_or("-"),
+            i.vtep.to_string(),
+            i.rd,
+            format!("{}/{}", i.local_macs, i.remote_macs)
+        );
+        let _ = writeln!(
+            o,
+            "         import {}  export {}",
+            i.import_rts.join(","),
+            i.export_rts.join(",")
+        );
+    }
+    trim_lines(&o)
+}
+
+/// `evpnctl show macs`.
+pub fn render_macs(v: &[crate::evpnview::MacView]) -> String {
+    let mut o = String::new();
+    let local = v.iter().filter(|m| m.kind == "local").count();
+    let _ = writeln!(
+        o,
+        "MACs: {} ({} local, {} remote)",
+        v.len(),
+        local,
+        v.len() - local
+    );
+    let _ = writeln!(o, "Flags: S sticky, D duplicate (frozen)");
+    let _ = writeln!(
+        o,
+        "{:<8} {:<17} {:<6} {:<20} {:>10} Flags",
+        "VNI", "MAC", "Type", "Port/VTEP", "Seq"
+    );
+    for m in v {
+        let at = match (&m.port, m.vtep) {
+            (Some(p), _) => p.clone(),
+            (None, Some(t)) => t.to_string(),
+            (None, None) => "-".into(),
+        };
+        let mut flags = String::new();
+        if m.sticky {
+            flags.push('S');
+        }
+        if m.duplicate {
+            flags.push('D');
+        }
+        let _ = writeln!(
+            o,
+            "{:<8} {:<17} {:<6} {:<20} {:>10} {}",
+            m.vni, m.mac, m.kind, at, m.sequence, flags
+        );
+    }
+    trim_lines(&o)
+}
+
+/// `evpnctl show fdb`.
+pub fn render_fdb(r: &crate::evpnview::FdbReport) -> String {
+    let mut o = String::new();
+    let state = if !r.known {
+        "kernel view not known yet (first sync pending)"
+    } else if r.in_sync {
+        "in sync with the EVPN routes"
+    } else {
+        "NOT in sync with the EVPN routes"
+    };
+    let _ = writeln!(o, "Kernel FIB: {state}");
+    let _ = writeln!(
+        o,
+        "syncs {}, dumps {}, resyncs {}, entries {}",
+        r.syncs,
+        r.dumps,
+        r.resyncs,
+        r.entries.len()
+    );
+    let _ = writeln!(
+        o,
+        "{:<5} {:<8} {:<17} {:<24} {:<10} Desired",
+        "Kind", "VNI", "MAC", "VTEP/IP", "Programmed"
+    );
+    for e in &r.entries {
+        let at = e.vtep.or(e.ip).map_or("-".into(), |a| a.to_string());
+        let _ = writeln!(
+            o,
+            "{:<5} {:<8} {:<17} {:<24} {:<10} {}",
+            e.kind,
+            e.vni,
+            e.mac.as_deref().unwrap_or("-"),
+            at,
+            yes(e.programmed),
+            yes(e.desired)
+        );
+    }
+    trim_lines(&o)
+}
+
+#[cfg(test)]
+mod evpn_table_tests {
+    use super::*;
+    use crate::evpnview::{FdbReport, FdbRow, MacView, VniView};
+
+    fn fits(t: &str) {
+        for l in t.lines() {
+            assert!(l.len() <= 80, "wider than 80: {l:?}");
+            assert_eq!(l, l.trim_end(), "trailing blanks: {l:?}");
+        }
+    }
+
+    #[test]
+    fn evpn_tables_fit_80_columns() {
+        let v = render_vnis(&[VniView {
+            vni: 16_777_215,
+            bridge: Some("br100".into()),
+            vxlan: Some("vxlan100".into()),
+            vtep: "255.255.255.255".parse().unwrap(),
+            rd: "255.255.255.255:65535".into(),
+            import_rts: vec!["65000:100".into()],
+            export_rts: vec!["65000:100".into()],
+            local_macs: 1000,
+            remote_macs: 20000,
+        }]);
+        assert!(v.contains("16777215") && v.contains("1000/20000"), "{v}");
+        fits(&v);
+        let m = render_macs(&[MacView {
+            vni: 100,
+            mac: "00:00:5e:00:53:02".into(),
+            kind: "remote".into(),
+            port: None,
+            vtep: Some("10.0.0.2".parse().unwrap()),
+            sequence: 4_294_967_295,
+            sticky: true,
+            duplicate: true,
+        }]);
+        assert!(m.contains("10.0.0.2") && m.contains("4294967295 SD"), "{m}");
+        fits(&m);
+        let f = render_fdb(&FdbReport {
+            in_sync: false,
+            known: true,
+            entries: vec![FdbRow {
+                kind: "flood".into(),
+                vni: 100,
+                mac: Some("00:00:00:00:00:00".into()),
+                ip: None,
+                vtep: Some("10.0.0.2".parse().unwrap()),
+                programmed: false,
+                desired: true,
+            }],
+            syncs: 3,
+            dumps: 1,
+            resyncs: 0,
+        });
+        assert!(f.contains("NOT in sync") && f.contains("flood"), "{f}");
+        fits(&f);
+    }
+}

@@ -41,6 +41,13 @@ struct Up {
     eor: Vec<AfiSafi>,
 }
 
+/// Appends `more` to `into`.
+pub fn merge(into: &mut rib::Changes, more: rib::Changes) {
+    into.evpn.extend(more.evpn);
+    into.ipv4.extend(more.ipv4);
+    into.max_prefix_exceeded.extend(more.max_prefix_exceeded);
+}
+
 pub struct SpeakerRib {
     rib: Rib,
     ids: BTreeMap<IpAddr, PeerId>,
@@ -101,10 +108,12 @@ impl SpeakerRib {
     }
 
     /// The session left Established: withdraw its routes, or keep them stale (GR).
-    pub fn down(&mut self, addr: IpAddr, stale: Option<&StaleRoutes>) {
+    /// Returns the Loc-RIB changes (routes gone from the EVPN service and the kernel).
+    pub fn down(&mut self, addr: IpAddr, stale: Option<&StaleRoutes>) -> rib::Changes {
+        let mut out = rib::Changes::default();
         self.up.remove(&addr);
         let Some(&id) = self.ids.get(&addr) else {
-            return;
+            return out;
         };
         match stale {
             Some(s) => {
@@ -118,14 +127,19 @@ impl SpeakerRib {
                     } else {
                         // Families outside the peer's GR capability are withdrawn at once.
                         let _ = self.rib.mark_stale(id, f);
-                        let _ = self.rib.sweep_stale(id, f);
+                        if let Ok(ch) = self.rib.sweep_stale(id, f) {
+                            merge(&mut out, ch);
+                        }
                     }
                 }
             }
             None => {
-                let _ = self.rib.peer_down(id);
+                if let Ok(ch) = self.rib.peer_down(id) {
+                    merge(&mut out, ch);
+                }
             }
         }
+        out
     }
 
     /// When the next restart timer runs out.
@@ -134,7 +148,8 @@ impl SpeakerRib {
     }
 
     /// Sweeps the stale routes of peers whose restart time ran out.
-    pub fn restart_timers(&mut self, now: Instant) {
+    pub fn restart_timers(&mut self, now: Instant) -> rib::Changes {
+        let mut out = rib::Changes::default();
         let due: Vec<IpAddr> = self
             .restart_deadlines
             .iter()
@@ -151,18 +166,52 @@ impl SpeakerRib {
             for f in families {
                 if let Ok(ch) = self.rib.sweep_stale(id, f) {
                     info!(peer = %addr, family = %f, routes = ch.len(), "restart time over: stale routes removed");
+                    merge(&mut out, ch);
                 }
             }
         }
+        out
     }
 
     /// The peer is gone for good (removed from the config, dynamic peer ended).
-    pub fn removed(&mut self, addr: IpAddr) {
+    pub fn removed(&mut self, addr: IpAddr) -> rib::Changes {
         self.up.remove(&addr);
         self.restart_deadlines.remove(&addr);
-        if let Some(id) = self.ids.remove(&addr) {
-            let _ = self.rib.remove_peer(id);
+        match self.ids.remove(&addr) {
+            Some(id) => self.rib.remove_peer(id).unwrap_or_default(),
+            None => rib::Changes::default(),
         }
+    }
+
+    /// Our own EVPN routes into the Loc-RIB (peer LOCAL); peers get them through
+    /// their Adj-RIB-Out.
+    pub fn originate(&mut self, routes: &[evpn::EvpnRoute]) -> Vec<rib::Change<EvpnRouteKey>> {
+        let mut out = Vec::new();
+        for r in routes {
+            let attrs = rib::PathAttrs {
+                next_hop: Some(r.attrs.next_hop),
+                ext_communities: r.attrs.ext_communities.clone(),
+                pmsi_tunnel: r.attrs.pmsi.clone(),
+                ..Default::default()
+            };
+            out.extend(
+                self.rib
+                    .originate::<EvpnRouteKey>(std::slice::from_ref(&r.nlri), attrs),
+            );
+        }
+        out
+    }
+
+    pub fn withdraw_local(&mut self, keys: &[EvpnRouteKey]) -> Vec<rib::Change<EvpnRouteKey>> {
+        self.rib.withdraw_local::<EvpnRouteKey>(keys)
+    }
+
+    /// The session address of a RIB peer (`None` for LOCAL or an unknown id).
+    pub fn address_of(&self, id: PeerId) -> Option<IpAddr> {
+        if id == LOCAL {
+            return None;
+        }
+        self.rib.peer_config(id).ok().map(|c| c.address)
     }
 
     /// Applies an UPDATE (End-of-RIB sweeps the peer's stale routes). Returns the

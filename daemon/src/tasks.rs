@@ -24,6 +24,11 @@
 //!        | Bytes (mpsc 256 per connection: a peer that does not read fills only its
 //!        v        own queue, and is then dropped as stuck)
 //!   writer task per connection (peer/conn.rs): write_all, then FIN on close + drain
+//!
+//!   core <── FibMsg (mpsc 1024: Snapshot, kernel Event) ── fib thread (fibtask.rs, own
+//!   core ── FibCmd (unbounded: Delta, ShowFdb, Shutdown) ──> current-thread runtime;
+//!                                    owns fib::Reconciler<NetlinkDataplane>, syncs the
+//!                                    kernel coalesced, at most every 5 ms)
 //! ```
 //!
 //! PeerCmd is unbounded because the core must never wait on a peer that waits on the
@@ -73,15 +78,20 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
     if let Some(m) = config.file.metrics.listen {
         warn!(listen = %m, "metrics endpoint not implemented yet: [metrics] ignored");
     }
-    if config.file.evpn.advertise_all_vni || !config.file.evpn.vnis.is_empty() {
-        warn!("EVPN origination/import and FIB programming are not wired in this build: [evpn] and [fib] are validated only");
-    }
-    let core = Core::new(path, config, listeners, ev_tx);
+    let (fib_cmd, fib_rx) = if config.file.fib.enabled {
+        let h = crate::fibtask::spawn().map_err(|e| format!("fib thread: {e}"))?;
+        (Some(h.cmd), Some(h.msgs))
+    } else {
+        info!("[fib] enabled = false: no EVPN service, the kernel is not programmed");
+        (None, None)
+    };
+    let core = Core::new(path, config, listeners, ev_tx, fib_cmd);
     core.run(Inputs {
         accepted: acc_rx,
         control: ctl_rx,
         signals: sig_rx,
         events: ev_rx,
+        fib: fib_rx,
     })
     .await;
     if let Err(e) = std::fs::remove_file(&socket_path) {

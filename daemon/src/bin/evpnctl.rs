@@ -48,6 +48,17 @@ enum Show {
         #[command(flatten)]
         out: Output,
     },
+    /// EVPN instances: VNI, bridge, VXLAN device, RD, route targets, MAC counts.
+    Vni(Output),
+    /// Local and remote MACs with their VTEP and MAC mobility sequence.
+    Macs {
+        #[arg(long)]
+        vni: Option<u32>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// What evpnd programmed in the kernel, and whether it matches the EVPN routes.
+    Fdb(Output),
 }
 
 #[derive(clap::Args)]
@@ -159,6 +170,23 @@ fn main() -> ExitCode {
                 Ok(ctl::render_peer(&d))
             },
         ),
+        Command::Show(Show::Vni(out)) => ask(&cli.socket, control::Command::ShowVni, out, |v| {
+            let rows: Vec<evpnd::evpnview::VniView> =
+                serde_json::from_value(v).map_err(|e| e.to_string())?;
+            Ok(ctl::render_vnis(&rows))
+        }),
+        Command::Show(Show::Macs { vni, out }) => {
+            ask(&cli.socket, control::Command::ShowMacs { vni }, out, |v| {
+                let rows: Vec<evpnd::evpnview::MacView> =
+                    serde_json::from_value(v).map_err(|e| e.to_string())?;
+                Ok(ctl::render_macs(&rows))
+            })
+        }
+        Command::Show(Show::Fdb(out)) => ask(&cli.socket, control::Command::ShowFdb, out, |v| {
+            let r: evpnd::evpnview::FdbReport =
+                serde_json::from_value(v).map_err(|e| e.to_string())?;
+            Ok(ctl::render_fdb(&r))
+        }),
         Command::Clear(Clear::Peer { address, soft, out }) => ask(
             &cli.socket,
             control::Command::ClearPeer { address, soft },

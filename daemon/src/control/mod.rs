@@ -39,6 +39,15 @@ pub enum Command {
         #[serde(flatten)]
         filter: crate::routes::RouteFilter,
     },
+    /// EVPN instances: VNI, devices, RD, route targets, MAC counts.
+    ShowVni,
+    /// Local and remote MACs (VTEP, mobility sequence), optionally of one VNI.
+    ShowMacs {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vni: Option<u32>,
+    },
+    /// What is programmed in the kernel (the reconciler's view) against the desired state.
+    ShowFdb,
     /// Hard reset (Cease 6/4, the session comes back), or with `soft` a route refresh
     /// request for every negotiated family (soft reset in).
     ClearPeer {
