@@ -11,6 +11,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo build (the lab tests run the evpnd and evpnlab binaries)"
+cargo build --workspace --bins
 echo "== cargo test"
 # Kernel and lab tests create their own namespaces; keep them from piling up on 2 cores.
 cargo test --workspace -- --test-threads="${TEST_THREADS:-2}"
