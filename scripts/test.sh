@@ -15,4 +15,4 @@ echo "== cargo build (the lab tests run the evpnd and evpnlab binaries)"
 cargo build --workspace --bins
 echo "== cargo test"
 # Kernel and lab tests create their own namespaces; keep them from piling up on 2 cores.
-cargo test --workspace -- --test-threads="${TEST_THREADS:-2}"
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"

@@ -349,6 +349,11 @@ fn exec_command_with_background_child_does_not_block_up() {
         "up waited for the background child: {:?}",
         start.elapsed()
     );
+    // The shell forks the background child before it execs `sleep`: give it a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while processes_running("sleep 3608").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(processes_running("sleep 3608").len(), 1);
     down_leaves_nothing(&name, &file);
     assert_eq!(processes_running("sleep 3608"), Vec::<i32>::new());
