@@ -224,7 +224,9 @@ impl Frr {
     /// Every path FRR holds for the route whose prefix key mentions `mac`.
     fn paths_for(&self, mac: &str) -> Vec<Value> {
         let text = self.vtysh("show bgp l2vpn evpn route detail json");
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        // Unparsable output fails the test: an empty answer must not pass for a withdrawal.
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("vtysh gave no JSON ({e}): {text:?}"));
         let mut out = Vec::new();
         if let Some(rds) = v.as_object() {
             for rd in rds.values() {
@@ -253,11 +255,13 @@ fn collect_paths(v: &Value, out: &mut Vec<Value>) {
 }
 
 fn evpnd_routes(e: &Evpnd, mac: &str) -> Vec<Value> {
+    // A failed query fails the test: an empty answer must not pass for a withdrawal.
     let out = e.ctl(&["show", "routes", "-j", "--mac", mac]);
+    assert!(out.status.success(), "evpnctl show routes: {out:?}");
     serde_json::from_slice::<Value>(&out.stdout)
         .ok()
         .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("evpnctl gave no JSON array: {out:?}"))
 }
 
 #[test]
