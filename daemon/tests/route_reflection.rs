@@ -1,6 +1,6 @@
 //! Route reflection (RFC 4456) with mixed clients: one evpnd route reflector (AS 65000,
 //! cluster id = its router id), one evpnd client and one FRR 8.4 bgpd client, all iBGP on
-//! loopback (127.0.0.101..105, free ports, no root needed).
+//! loopback (127.0.0.101..105 and 111..115, free ports, no root needed).
 //!
 //! Where the routes come from: neither client can originate EVPN routes here without
 //! kernel machinery (FRR needs zebra + a VXLAN device for `advertise-all-vni`, evpnd a
@@ -134,7 +134,7 @@ impl Gobgpd {
     }
 }
 
-/// FRR bgpd (AS 65000, router id 10.0.0.104) on `me`: iBGP client of the RR at `rr`
+/// FRR bgpd (AS 65000, router id `rid`) on `me`: iBGP client of the RR at `rr`
 /// (passive; the RR connects), eBGP (AS 65004) to the gobgpd at `feed`:`feed_port`.
 struct Frr {
     _proc: Proc,
@@ -143,7 +143,14 @@ struct Frr {
 }
 
 impl Frr {
-    fn start(dir: &Path, me: Ipv4Addr, rr: Ipv4Addr, feed: Ipv4Addr, feed_port: u16) -> Self {
+    fn start(
+        dir: &Path,
+        me: Ipv4Addr,
+        rid: &str,
+        rr: Ipv4Addr,
+        feed: Ipv4Addr,
+        feed_port: u16,
+    ) -> Self {
         let bgpd = "/usr/lib/frr/bgpd";
         require(bgpd);
         require("vtysh");
@@ -155,7 +162,7 @@ impl Frr {
             &conf,
             format!(
                 "frr defaults datacenter\nhostname frrclient\nrouter bgp 65000\n \
-                 bgp router-id 10.0.0.104\n no bgp default ipv4-unicast\n \
+                 bgp router-id {rid}\n no bgp default ipv4-unicast\n \
                  no bgp ebgp-requires-policy\n \
                  neighbor {rr} remote-as internal\n neighbor {rr} passive\n \
                  neighbor {rr} timers 3 9\n \
@@ -266,27 +273,52 @@ fn evpnd_routes(e: &Evpnd, mac: &str) -> Vec<Value> {
 
 #[test]
 fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
+    mixed_clients(101, None);
+}
+
+/// The same with `cluster_id` configured apart from the RR's router id: CLUSTER_LIST
+/// carries the configured id, not the router id.
+#[test]
+fn evpnd_rr_with_configured_cluster_id() {
+    mixed_clients(111, Some("10.9.9.9"));
+}
+
+/// Addresses 127.0.0.`base`..`base+4` (gobgpd A, RR, evpnd client, FRR client, gobgpd B),
+/// router ids 10.0.0.`same last octet`.
+fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     let started = std::time::Instant::now();
-    let dir = scratch("rr-mixed");
+    let dir = scratch(&format!("rr-mixed-{base}"));
+    let a = |k: u8| format!("127.0.0.{}", base + k);
+    let rid = |k: u8| format!("10.0.0.{}", base + k);
+    let cluster = cluster_id.map(String::from).unwrap_or_else(|| rid(1));
     // ga feeds the evpnd client, gb the FRR client.
-    let (ga, rr, ec, fc, gb) = (ip(101), ip(102), ip(103), ip(104), ip(105));
+    let (ga, rr, ec, fc, gb) = (
+        ip(base),
+        ip(base + 1),
+        ip(base + 2),
+        ip(base + 3),
+        ip(base + 4),
+    );
     let gobgp_a = Gobgpd::start(&dir, "gobgpd-a", ga, 65002, ec);
     let gobgp_b = Gobgpd::start(&dir, "gobgpd-b", gb, 65004, fc);
-    let frr = Frr::start(&dir, fc, rr, gb, gobgp_b.port);
+    let frr = Frr::start(&dir, fc, &rid(3), rr, gb, gobgp_b.port);
     let (prr, pec) = (free_port(rr), free_port(ec));
     let rr_d = Evpnd::start(
         &dir,
         "rr",
-        &config(
-            65000,
-            "10.0.0.102",
-            SocketAddr::from((rr, prr)),
-            &dir.join("rr/evpnd.sock"),
-            &[
-                PeerLine::new(ec, pec).with("route_reflector_client = true"),
-                PeerLine::new(fc, frr.addr.port()).with("route_reflector_client = true"),
-            ],
-            "",
+        &with_cluster_id(
+            config(
+                65000,
+                &rid(1),
+                SocketAddr::from((rr, prr)),
+                &dir.join("rr/evpnd.sock"),
+                &[
+                    PeerLine::new(ec, pec).with("route_reflector_client = true"),
+                    PeerLine::new(fc, frr.addr.port()).with("route_reflector_client = true"),
+                ],
+                "",
+            ),
+            cluster_id,
         ),
     );
     let client = Evpnd::start(
@@ -294,7 +326,7 @@ fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
         "client",
         &config(
             65000,
-            "10.0.0.103",
+            &rid(2),
             SocketAddr::from((ec, pec)),
             &dir.join("client/evpnd.sock"),
             &[
@@ -304,9 +336,9 @@ fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
             "",
         ),
     );
-    rr_d.wait_established("127.0.0.103", Duration::from_secs(20));
-    rr_d.wait_established("127.0.0.104", Duration::from_secs(20));
-    client.wait_established("127.0.0.101", Duration::from_secs(20));
+    rr_d.wait_established(&a(2), Duration::from_secs(20));
+    rr_d.wait_established(&a(3), Duration::from_secs(20));
+    client.wait_established(&a(0), Duration::from_secs(20));
     assert!(
         wait_until(Duration::from_secs(20), || frr.established_with(gb)),
         "FRR not Established with its gobgpd: {}",
@@ -330,9 +362,9 @@ fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
     let got = evpnd_routes(&client, mac_f);
     assert_eq!(got.len(), 1, "{got:?}");
     let r = &got[0];
-    assert_eq!(r["peer"], "127.0.0.102", "{r}");
-    assert_eq!(r["originator_id"], "10.0.0.104", "{r}");
-    assert_eq!(r["cluster_list"], serde_json::json!(["10.0.0.102"]), "{r}");
+    assert_eq!(r["peer"], a(1), "{r}");
+    assert_eq!(r["originator_id"], rid(3), "{r}");
+    assert_eq!(r["cluster_list"], serde_json::json!([cluster]), "{r}");
     assert_eq!(r["next_hop"], vtep_f, "VTEP changed: {r}");
     assert_eq!(r["as_path"], "65004", "{r}");
     assert_eq!(r["route_targets"], serde_json::json!(["65000:100"]), "{r}");
@@ -348,18 +380,18 @@ fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
     let paths = frr.paths_for(mac_e);
     assert_eq!(paths.len(), 1, "{paths:?}");
     let p = &paths[0];
-    assert_eq!(p["peer"]["peerId"], "127.0.0.102", "{p}");
-    assert_eq!(p["originatorId"], "10.0.0.103", "{p}");
+    assert_eq!(p["peer"]["peerId"], a(1), "{p}");
+    assert_eq!(p["originatorId"], rid(2), "{p}");
     assert_eq!(
         p["clusterList"]["list"],
-        serde_json::json!(["10.0.0.102"]),
+        serde_json::json!([cluster]),
         "{p}"
     );
     assert_eq!(p["nexthops"][0]["ip"], vtep_e, "VTEP changed: {p}");
     assert_eq!(p["aspath"]["string"], "65002", "{p}");
 
     // The RR learned each route from the client only, once.
-    for (mac, from) in [(mac_e, "127.0.0.103"), (mac_f, "127.0.0.104")] {
+    for (mac, from) in [(mac_e, a(2)), (mac_f, a(3))] {
         let at_rr = evpnd_routes(&rr_d, mac);
         assert_eq!(at_rr.len(), 1, "{at_rr:?}");
         assert_eq!(at_rr[0]["peer"], from, "{at_rr:?}");
@@ -378,13 +410,13 @@ fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
         1,
         "evpnd client has its own route twice: {own_e:?}"
     );
-    assert_eq!(own_e[0]["peer"], "127.0.0.101", "{own_e:?}");
+    assert_eq!(own_e[0]["peer"], a(0), "{own_e:?}");
     let own_f = frr.paths_for(mac_f);
     assert_eq!(own_f.len(), 1, "FRR has its own route twice: {own_f:?}");
-    assert_eq!(own_f[0]["peer"]["peerId"], "127.0.0.105", "{own_f:?}");
+    assert_eq!(own_f[0]["peer"]["peerId"], a(4), "{own_f:?}");
     // The RR's Adj-RIB-Out: one route to each client, the other client's.
-    for addr in ["127.0.0.103", "127.0.0.104"] {
-        let p = rr_d.peer(addr);
+    for addr in [a(2), a(3)] {
+        let p = rr_d.peer(&addr);
         assert_eq!(p["prefixes"][0]["sent"], 1, "{p}");
         assert_eq!(p["prefixes"][0]["received"], 1, "{p}");
     }
@@ -406,4 +438,17 @@ fn evpnd_rr_reflects_between_frr_and_evpnd_clients() {
     assert!(evpnd_routes(&rr_d, mac_e).is_empty());
     assert!(evpnd_routes(&rr_d, mac_f).is_empty());
     eprintln!("route reflection test took {:?}", started.elapsed());
+}
+
+/// Puts `cluster_id = "ID"` into the [global] table of a config made by `config`.
+fn with_cluster_id(text: String, cluster_id: Option<&str>) -> String {
+    assert!(text.contains("[global]\n"), "config layout changed: {text}");
+    match cluster_id {
+        Some(id) => text.replacen(
+            "[global]\n",
+            &format!("[global]\ncluster_id = \"{id}\"\n"),
+            1,
+        ),
+        None => text,
+    }
 }
