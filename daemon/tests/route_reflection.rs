@@ -1,6 +1,7 @@
-//! Route reflection (RFC 4456) with mixed clients: one evpnd route reflector (AS 65000,
-//! cluster id = its router id), one evpnd client and one FRR 8.4 bgpd client, all iBGP on
-//! loopback (127.0.0.101..105 and 111..115, free ports, no root needed).
+//! Route reflection (RFC 4456) with mixed clients: one evpnd route reflector (AS 65000;
+//! cluster id = its router id, or a configured one), one evpnd client and one FRR 8.4
+//! bgpd client, all iBGP on loopback (127.0.0.101..105 and 111..115, free ports, no root
+//! needed).
 //!
 //! Where the routes come from: neither client can originate EVPN routes here without
 //! kernel machinery (FRR needs zebra + a VXLAN device for `advertise-all-vni`, evpnd a
