@@ -61,6 +61,8 @@ pub struct Inputs {
     pub events: mpsc::Receiver<PeerEvent>,
     /// The fib task's snapshots and kernel events.
     pub fib: Option<mpsc::Receiver<FibMsg>>,
+    /// Scrapes of the metrics endpoint (absent when it is off).
+    pub metrics: Option<mpsc::Receiver<crate::metrics::MetricsRequest>>,
 }
 
 impl Core {
@@ -167,6 +169,12 @@ impl Core {
                 Some((s, a)) = inp.accepted.recv() => self.accepted(s, a),
                 Some(ev) = inp.events.recv() => self.on_peer_event(ev),
                 Some((cmd, reply)) = inp.control.recv() => self.control(cmd, reply),
+                Some(reply) = async {
+                    match inp.metrics.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.metrics(reply),
                 sig = inp.signals.recv() => match sig {
                     Some(Signal::Reload) => self.reload(),
                     Some(Signal::Shutdown) | None => {
@@ -400,6 +408,49 @@ impl Core {
                 let _ = reply.send(r);
             }
         }
+    }
+
+    /// Gathers a metrics snapshot: RIB and EVPN counts now, peers and the fib thread by
+    /// asking them (answered by a task, so the loop never waits).
+    fn metrics(&mut self, reply: crate::metrics::MetricsRequest) {
+        use crate::metrics::{EvpnMetrics, PeerMetrics, Snapshot};
+        let asks = self.ask_all(None);
+        let evpn = self.evpn.as_ref().map(|e| EvpnMetrics {
+            vnis: e.svc.instances().len() as u64,
+            local_macs: e.svc.local().macs.len() as u64,
+            remote_macs: e.svc.fib().fdb.len() as u64,
+        });
+        let fib = self.evpn.as_ref().and_then(|e| e.fib()).and_then(|tx| {
+            let (ask, rx) = oneshot::channel();
+            tx.send(FibCmd::Metrics(ask)).ok().map(|()| rx)
+        });
+        let evpn_routes = self.rib.evpn_route_counts();
+        tokio::spawn(async move {
+            let mut peers = Vec::new();
+            for (rx, prefixes) in asks {
+                if let Some(v) = wait(rx).await {
+                    peers.push(PeerMetrics {
+                        address: v.settings.address,
+                        state: v.status.state,
+                        counters: v.status.counters,
+                        prefixes,
+                    });
+                }
+            }
+            let fib = match fib {
+                Some(rx) => tokio::time::timeout(Duration::from_secs(2), rx)
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                None => None,
+            };
+            let _ = reply.send(Snapshot {
+                peers,
+                evpn_routes,
+                evpn,
+                fib,
+            });
+        });
     }
 
     fn ask_all(

@@ -39,6 +39,8 @@ pub const RETRY: Duration = Duration::from_secs(1);
 pub enum FibCmd {
     Delta(evpn::FibDelta),
     ShowFdb(oneshot::Sender<FdbView>),
+    /// Counters and programmed-entry counts for the metrics endpoint.
+    Metrics(oneshot::Sender<crate::metrics::FibMetrics>),
     /// A local MAC moved to another VTEP (MAC mobility): delete the bridge's learned
     /// entry so that the remote one can be installed (local wins while it exists).
     DeleteLocalMac(FdbKey),
@@ -163,6 +165,22 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                     due = Some(due.map_or(t, |d| d.min(t)));
                 }
                 Some(FibCmd::DeleteLocalMac(key)) => delete_local(&rec, key),
+                Some(FibCmd::Metrics(tx)) => {
+                    let c = rec.counters();
+                    let d = rec.dataplane().counters();
+                    let owned = rec.view().map(|v| &v.owned);
+                    let _ = tx.send(crate::metrics::FibMetrics {
+                        fdb: owned.map_or(0, |o| o.fdb.len() as u64),
+                        flood: owned.map_or(0, |o| o.flood.len() as u64),
+                        neigh: owned.map_or(0, |o| o.neigh.len() as u64),
+                        ops_applied: d.ops_applied,
+                        op_errors: d.op_errors,
+                        batches: d.batches,
+                        syncs: c.syncs,
+                        resyncs: c.resyncs,
+                        last_apply: d.last_apply,
+                    });
+                }
                 Some(FibCmd::ShowFdb(tx)) => {
                     let c = rec.counters();
                     let _ = tx.send(FdbView {

@@ -11,6 +11,7 @@ pub mod evpnview;
 pub mod fibtask;
 pub mod listener;
 pub mod logging;
+pub mod metrics;
 pub mod peer;
 pub mod rib;
 pub mod routes;

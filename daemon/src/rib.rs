@@ -337,6 +337,15 @@ impl SpeakerRib {
         v
     }
 
+    /// Loc-RIB EVPN routes (best paths) by route type.
+    pub fn evpn_route_counts(&self) -> std::collections::BTreeMap<u8, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for (key, _) in self.rib.table::<EvpnRouteKey>().iter() {
+            *m.entry(key.route_type()).or_insert(0) += 1;
+        }
+        m
+    }
+
     /// Every EVPN path (best first per route) passing `f`.
     pub fn rows(&self, f: &RouteFilter) -> Vec<RouteView> {
         let table = self.rib.table::<EvpnRouteKey>();

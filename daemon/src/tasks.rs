@@ -25,6 +25,9 @@
 //!        v        own queue, and is then dropped as stuck)
 //!   writer task per connection (peer/conn.rs): write_all, then FIN on close + drain
 //!
+//!   metrics server (metrics.rs, only with [metrics] listen): one task per scrape sends
+//!   a oneshot (mpsc 16) to the core, which gathers the snapshot like a show command
+//!
 //!   core <── FibMsg (mpsc 1024: Snapshot, kernel Event) ── fib thread (fibtask.rs, own
 //!   core ── FibCmd (unbounded: Delta, ShowFdb, Shutdown) ──> current-thread runtime;
 //!                                    owns fib::Reconciler<NetlinkDataplane>, syncs the
@@ -41,12 +44,13 @@ use std::path::PathBuf;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::config::Config;
 use crate::control;
 use crate::core::{Core, Inputs, Signal, PEER_EVENTS};
 use crate::listener;
+use crate::metrics;
 
 /// Runs the daemon until SIGTERM/SIGINT. Errors are setup failures (ports, socket).
 pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
@@ -74,10 +78,18 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
         control = %socket_path.display(),
         "evpnd started"
     );
-    // Said once at start so nobody believes these sections act yet.
-    if let Some(m) = config.file.metrics.listen {
-        warn!(listen = %m, "metrics endpoint not implemented yet: [metrics] ignored");
-    }
+    let metrics = match config.file.metrics.listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("metrics listen {addr}: {e}"))?;
+            let (tx, rx) = mpsc::channel(16);
+            tokio::spawn(metrics::serve(l, tx));
+            info!(listen = %addr, "metrics endpoint: GET /metrics");
+            Some(rx)
+        }
+        None => None,
+    };
     let (fib_cmd, fib_rx) = if config.file.fib.enabled {
         let h = crate::fibtask::spawn().map_err(|e| format!("fib thread: {e}"))?;
         (Some(h.cmd), Some(h.msgs))
@@ -92,6 +104,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
         signals: sig_rx,
         events: ev_rx,
         fib: fib_rx,
+        metrics,
     })
     .await;
     if let Err(e) = std::fs::remove_file(&socket_path) {
