@@ -299,7 +299,7 @@ pub enum ShutdownFib {
     Remove,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fib {
     /// Program the kernel (off: a route server / spine that only speaks BGP).
@@ -307,6 +307,17 @@ pub struct Fib {
     pub enabled: bool,
     #[serde(default)]
     pub on_shutdown: ShutdownFib,
+}
+
+impl Default for Fib {
+    /// A config without `[fib]` is a leaf's: program the kernel, as with `[fib]` and no
+    /// `enabled` key.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            on_shutdown: ShutdownFib::Keep,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -761,6 +772,12 @@ advertise_all_vni = true
     #[test]
     fn leaf_loads_with_group_settings_and_defaults() {
         let c = load(LEAF).unwrap();
+        // No [fib] section: a leaf programs the kernel, as with an empty [fib].
+        assert!(c.file.fib.enabled);
+        assert_eq!(
+            c.file.fib,
+            load(&format!("{LEAF}\n[fib]\n")).unwrap().file.fib
+        );
         let p1 = &c.peers[&"10.1.1.0".parse::<IpAddr>().unwrap()];
         assert_eq!(p1.remote_as, RemoteAs::Kind(PeerKind::Internal));
         assert_eq!((p1.hold_time, p1.keepalive), (9, 3));

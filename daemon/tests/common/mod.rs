@@ -137,7 +137,8 @@ pub fn config(
 ) -> String {
     let mut s = format!(
         "[global]\nasn = {asn}\nrouter_id = \"{router_id}\"\nlisten = [\"{listen}\"]\n\n\
-         [control]\nsocket = \"{}\"\n\n[logging]\nlevel = \"debug\"\n\n",
+         [control]\nsocket = \"{}\"\n\n[logging]\nlevel = \"debug\"\n\n\
+         [fib]\nenabled = false\n\n",
         socket.display()
     );
     for p in peers {
