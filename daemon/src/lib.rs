@@ -12,6 +12,7 @@ pub mod fibtask;
 pub mod listener;
 pub mod logging;
 pub mod peer;
+pub mod restart;
 pub mod rib;
 pub mod routes;
 pub mod sockopt;
