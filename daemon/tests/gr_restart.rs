@@ -260,7 +260,6 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
          keepalive = 3\nconnect_retry = 1\npassive = true\n\n[fib]\nenabled = false\n",
         dir.join("h/evpnd.sock").display()
     );
-    let _h = start_evpnd(&dir, "h", &ns.0, &helper);
     let text = format!(
         "[global]\nasn = 65000\nrouter_id = \"10.0.0.72\"\nlisten = [\"{EVPND_IP}:{port}\"]\n\
          restart_time = 60\n\n[control]\nsocket = \"{}\"\n\n[logging]\nlevel = \"debug\"\n\n\
@@ -276,10 +275,23 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
     add_owned(&ns.0, STALE1);
     let mut e = start_evpnd(&dir, "e", &ns.0, &text);
     assert!(
-        wait_until(Duration::from_secs(30), || frr.received() > 0
-            && helper_routes(&dir).0 > 0),
-        "peers got no route from evpnd: {}\n{:?}\n{}",
+        wait_until(Duration::from_secs(30), || frr.received() > 0),
+        "FRR got no route from evpnd: {}\n{}",
         frr.neighbor(),
+        log(&dir)
+    );
+    // FRR's End-of-RIB is in, the helper is not up yet: the stale row stays (the old
+    // fixed hold was 2 s), and the restart is not over.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        has_mac(&ns.0, STALE1),
+        "stale row removed before every End-of-RIB"
+    );
+    assert!(!log(&dir).contains("graceful restart over"));
+    let _h = start_evpnd(&dir, "h", &ns.0, &helper);
+    assert!(
+        wait_until(Duration::from_secs(30), || helper_routes(&dir).0 > 0),
+        "helper got no route from evpnd: {:?}\n{}",
         helper_routes(&dir),
         log(&dir)
     );
