@@ -146,7 +146,9 @@ pub struct Global {
     pub listen: Vec<SocketAddr>,
     /// Route reflector cluster id; defaults to the router id.
     pub cluster_id: Option<Ipv4Addr>,
-    /// Seconds of graceful-restart time we announce.
+    /// Seconds of graceful-restart time we announce; after our own restart (entries of
+    /// ours found in the kernel) also the longest the kernel's stale entries are kept
+    /// while waiting for the peers' End-of-RIB (`restart.rs`).
     #[serde(default = "default_restart_time")]
     pub restart_time: u16,
 }

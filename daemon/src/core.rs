@@ -26,11 +26,15 @@ use crate::evpnglue::EvpnGlue;
 use crate::fibtask::{FibCmd, FibMsg};
 use crate::listener;
 use crate::peer::{self, settings, PeerCmd, PeerEvent, PeerHandle, PeerSettings, PeerView};
+use crate::restart::RestartState;
 use crate::rib::SpeakerRib;
 
 /// Capacity of the peers -> core channel (UPDATEs): bounded so a flood slows its
 /// sender's TCP instead of growing memory.
 pub const PEER_EVENTS: usize = 1024;
+
+/// Longest wait at start for the fib task's first dump (it decides whether we restart).
+const FIRST_DUMP_WAIT: Duration = Duration::from_secs(10);
 
 const NO_EVPN: &str = "no EVPN service: [fib] enabled = false (a spine)";
 
@@ -52,6 +56,9 @@ pub struct Core {
     next_instance: u64,
     /// The EVPN service (absent with `[fib] enabled = false`: a spine only reflects).
     evpn: Option<EvpnGlue>,
+    /// Our own graceful restart (R/F bits, kernel sync held): `restart.rs`.
+    restart: RestartState,
+    fib_cmd: Option<mpsc::UnboundedSender<FibCmd>>,
 }
 
 pub struct Inputs {
@@ -73,6 +80,7 @@ impl Core {
         events_tx: mpsc::Sender<PeerEvent>,
         fib: Option<mpsc::UnboundedSender<FibCmd>>,
     ) -> Self {
+        let fib_cmd = fib.clone();
         let evpn = config.file.fib.enabled.then(|| EvpnGlue::new(&config, fib));
         let g = &config.file.global;
         let mut rib_config = bgp::rib::RibConfig::new(g.asn, g.router_id);
@@ -87,11 +95,83 @@ impl Core {
             events_tx,
             next_instance: 0,
             evpn,
+            restart: RestartState::normal(tokio::time::Instant::now()),
+            fib_cmd,
         }
     }
 
     fn settings_of(&self, p: &PeerConfig, dynamic: bool) -> PeerSettings {
-        settings::build(&self.config.file.global, p, dynamic, self.host.clone())
+        let mut s = settings::build(&self.config.file.global, p, dynamic, self.host.clone());
+        if let Some(gr) = s.session.graceful_restart.as_mut() {
+            self.restart.apply(gr);
+        }
+        s
+    }
+
+    /// Waits for the fib task's first dump: entries of ours in the kernel mean we are
+    /// restarting, which the first OPENs must say (R and F bits), so peers start after it.
+    async fn start_restart(&mut self, inp: &mut Inputs) {
+        let mut restarting = false;
+        if let Some(rx) = inp.fib.as_mut() {
+            match tokio::time::timeout(FIRST_DUMP_WAIT, rx.recv()).await {
+                Ok(Some(m)) => {
+                    if let FibMsg::Snapshot(s) = &m {
+                        restarting = crate::fibtask::has_owned(s);
+                    }
+                    if let FibMsg::Failed(e) = &m {
+                        error!(error = %e, "FIB task stopped: the kernel is no longer programmed");
+                        inp.fib = None;
+                    }
+                    self.on_fib(m);
+                }
+                Ok(None) => inp.fib = None,
+                Err(_) => {
+                    warn!("FIB: no kernel dump yet; starting as a normal (not restarting) speaker")
+                }
+            }
+        }
+        let g = &self.config.file.global;
+        let gr_peers = self
+            .config
+            .peers
+            .values()
+            .filter(|p| p.graceful_restart)
+            .map(|p| p.address);
+        self.restart = RestartState::new(
+            restarting,
+            tokio::time::Instant::now(),
+            Duration::from_secs(u64::from(g.restart_time.min(0x0fff))),
+            gr_peers,
+        );
+        if restarting {
+            info!(
+                restart_time = g.restart_time,
+                waiting = self.restart.waiting().count(),
+                "graceful restart: our entries are in the kernel; OPENs carry R and F (L2VPN EVPN)"
+            );
+        }
+    }
+
+    /// Ends our restart once its End-of-RIBs are in or its time ran out: the fib task
+    /// syncs (stale kernel entries go), and later OPENs no longer carry R/F.
+    fn check_restart(&mut self) {
+        let was = self.restart.restarting();
+        if !self.restart.take_done(tokio::time::Instant::now()) {
+            return;
+        }
+        if let Some(tx) = &self.fib_cmd {
+            let _ = tx.send(FibCmd::Release);
+        }
+        if was {
+            let late: Vec<String> = self.restart.waiting().map(|a| a.to_string()).collect();
+            info!(?late, "graceful restart over: kernel synced, R/F cleared");
+            for h in self.peers.values_mut() {
+                if let Some(gr) = h.settings.session.graceful_restart.as_mut() {
+                    self.restart.apply(gr);
+                }
+                let _ = h.cmd.send(PeerCmd::RestartOver);
+            }
+        }
     }
 
     fn spawn_peer(&mut self, s: PeerSettings) {
@@ -130,6 +210,8 @@ impl Core {
     }
 
     pub async fn run(mut self, mut inp: Inputs) {
+        self.start_restart(&mut inp).await;
+        self.check_restart();
         let configured: Vec<PeerConfig> = self.config.peers.values().cloned().collect();
         for p in configured {
             let s = self.settings_of(&p, false);
@@ -139,7 +221,14 @@ impl Core {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             let restart_at = self.rib.next_restart_deadline();
+            let own_restart_at = self.restart.deadline();
             tokio::select! {
+                _ = async {
+                    match own_restart_at {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 _ = async {
                     match restart_at {
                         Some(t) => tokio::time::sleep_until(t).await,
@@ -186,6 +275,8 @@ impl Core {
             if let Some(e) = self.evpn.as_mut() {
                 e.flush();
             }
+            // After the flush: the deltas of the last End-of-RIB reach the fib first.
+            self.check_restart();
             self.flush_out();
         }
     }
@@ -246,6 +337,10 @@ impl Core {
                 if let Some(h) = self.peers.get(&peer) {
                     self.rib.established(peer, &negotiated, &h.settings);
                 }
+                self.restart.established(
+                    peer,
+                    negotiated.has_family(bgp::packet::AfiSafi::L2VPN_EVPN),
+                );
             }
             PeerEvent::Down {
                 peer,
@@ -257,6 +352,9 @@ impl Core {
                 self.evpn_changes(ch);
             }
             PeerEvent::Update { peer, update, .. } => {
+                if let Some(f) = update.is_end_of_rib() {
+                    self.restart.end_of_rib(peer, f);
+                }
                 // The session delivered it with its RFC 7606 verdict; the RIB reads the
                 // same verdict from the UPDATE itself.
                 if let Some(ch) = self.rib.update(peer, &update) {
@@ -516,6 +614,7 @@ impl Core {
                         listener::set_md5(&self.listeners, addr, None, None);
                     }
                     self.peers.remove(&addr);
+                    self.restart.removed(addr);
                     let ch = self.rib.removed(addr);
                     self.evpn_changes(ch);
                     removed += 1;

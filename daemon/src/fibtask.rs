@@ -10,9 +10,11 @@
 //!
 //! Deltas are folded into the desired state at once; the kernel is synced at most every
 //! [`COALESCE`] while changes keep arriving, so a burst of routes costs one diff and a
-//! few netlink batches. When a previous run left entries in the kernel, the first sync
-//! waits [`START_HOLD`]: they stay until the sessions had time to bring their routes
-//! back (then the stale ones are removed), instead of flapping every remote MAC at start.
+//! few netlink batches. When a previous run left entries in the kernel, no sync runs until
+//! the core sends [`FibCmd::Release`] (our graceful restart is over: every GR peer sent
+//! End-of-RIB, or the restart time ran out, see `restart.rs`): the entries stay while the
+//! sessions bring their routes back, then one diff removes only the stale ones, instead of
+//! flapping every remote MAC at start.
 
 use std::time::Duration;
 
@@ -27,8 +29,6 @@ use tracing::{debug, error, info, warn};
 
 /// Longest wait between a desired-state change and the kernel sync.
 pub const COALESCE: Duration = Duration::from_millis(5);
-/// Time after start before the first sync (stale entries of a previous run kept).
-pub const START_HOLD: Duration = Duration::from_secs(2);
 /// Capacity of the fib -> core channel.
 pub const FIB_EVENTS: usize = 1024;
 /// Wait before retrying a failed sync.
@@ -44,6 +44,9 @@ pub enum FibCmd {
     /// A local MAC moved to another VTEP (MAC mobility): delete the bridge's learned
     /// entry so that the remote one can be installed (local wins while it exists).
     DeleteLocalMac(FdbKey),
+    /// Our restart is over: sync the kernel (until then entries of a previous run are
+    /// kept and desired-state changes only accumulate).
+    Release,
     /// Stop; with `remove`, delete every entry we own first.
     Shutdown {
         remove: bool,
@@ -121,13 +124,11 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             return;
         }
     };
-    // Nothing of a previous run in the kernel: nothing to protect, no hold.
-    let mut hold = START_HOLD;
+    // Entries of a previous run in the kernel: held until the core's Release.
+    let mut held;
     match rec.dataplane_mut().dump() {
         Ok(s) => {
-            if s.owned.fdb.is_empty() && s.owned.flood.is_empty() && s.owned.neigh.is_empty() {
-                hold = Duration::ZERO;
-            }
+            held = has_owned(&s);
             info!(
                 bridges = s.topology.bridges.len(),
                 vxlans = s.topology.vxlans.len(),
@@ -145,8 +146,10 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             return;
         }
     }
-    let hold_until = Instant::now() + hold;
-    let mut due: Option<Instant> = Some(hold_until);
+    if held {
+        info!("FIB: entries of a previous run kept until the graceful restart is over");
+    }
+    let mut due: Option<Instant> = (!held).then(Instant::now);
     loop {
         tokio::select! {
             _ = async {
@@ -161,8 +164,17 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             cmd = cmds.recv() => match cmd {
                 Some(FibCmd::Delta(d)) => {
                     d.apply(rec.desired_mut());
-                    let t = (Instant::now() + COALESCE).max(hold_until);
-                    due = Some(due.map_or(t, |d| d.min(t)));
+                    if !held {
+                        let t = Instant::now() + COALESCE;
+                        due = Some(due.map_or(t, |d| d.min(t)));
+                    }
+                }
+                Some(FibCmd::Release) => {
+                    if held {
+                        info!("FIB: graceful restart over: syncing the kernel");
+                        held = false;
+                        due = Some(Instant::now());
+                    }
                 }
                 Some(FibCmd::DeleteLocalMac(key)) => delete_local(&rec, key),
                 Some(FibCmd::Metrics(tx)) => {
@@ -222,8 +234,8 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                     rec.handle(&Event::Resync);
                 }
                 let resync = port_gone || matches!(ev, Event::Resync);
-                if rec.handle(&ev) || port_gone {
-                    let t = (Instant::now() + COALESCE).max(hold_until);
+                if (rec.handle(&ev) || port_gone) && !held {
+                    let t = Instant::now() + COALESCE;
                     due = Some(due.map_or(t, |d| d.min(t)));
                 }
                 if resync {
@@ -247,6 +259,11 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             }
         }
     }
+}
+
+/// A previous run left entries of ours in the kernel (kept on shutdown, or a crash).
+pub fn has_owned(s: &Snapshot) -> bool {
+    !(s.owned.fdb.is_empty() && s.owned.flood.is_empty() && s.owned.neigh.is_empty())
 }
 
 /// Deletes the bridge's entry for a local MAC (RTM_DELNEIGH AF_BRIDGE NTF_MASTER on its

@@ -13,6 +13,7 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod peer;
+pub mod restart;
 pub mod rib;
 pub mod routes;
 pub mod sockopt;

@@ -86,6 +86,9 @@ pub enum PeerCmd {
     },
     /// The config changed: Cease 6/6 and start again with the new settings.
     Replace(Box<PeerSettings>),
+    /// Our graceful restart is over: later OPENs carry neither R nor F (RFC 4724 4.1);
+    /// the running session is left alone.
+    RestartOver,
     /// Send the Cease for `reason`; with `exit`, flush and end the task.
     Stop {
         reason: StopReason,
@@ -406,6 +409,12 @@ impl PeerTask {
                 for f in families {
                     let rr = RouteRefresh::new(f, RouteRefreshSubtype::Normal);
                     self.feed(Which::Main, Input::SendRouteRefresh(rr)).await;
+                }
+            }
+            PeerCmd::RestartOver => {
+                if let Some(gr) = self.settings.session.graceful_restart.as_mut() {
+                    gr.restarting = false;
+                    gr.preserved.clear();
                 }
             }
             PeerCmd::Replace(settings) => {
