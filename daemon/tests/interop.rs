@@ -4,7 +4,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -12,15 +12,6 @@ use common::*;
 
 fn ip(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, last)
-}
-
-fn wait_listening(addr: SocketAddr) {
-    let ok = wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
-    });
-    assert!(ok, "nothing listening on {addr}");
-    // That probe was a connection too; let the daemon drop it.
-    std::thread::sleep(Duration::from_millis(300));
 }
 
 fn evpn_received(e: &Evpnd, addr: &str) -> u64 {
@@ -298,12 +289,6 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
 }
 
 /// FRR bgpd (AS 65003) on `ip`, passive, expecting evpnd at `peer` (AS 65000).
-struct Frr {
-    _proc: Proc,
-    addr: SocketAddr,
-    vty: PathBuf,
-}
-
 impl Frr {
     fn start(dir: &Path, ip: Ipv4Addr, peer: Ipv4Addr, password: Option<&str>) -> Self {
         Self::start_with(dir, ip, peer, password, "")
@@ -328,74 +313,22 @@ impl Frr {
         extra: &str,
         asn: u32,
     ) -> Self {
-        let bgpd = "/usr/lib/frr/bgpd";
-        require(bgpd);
-        require("vtysh");
-        let own = dir.join("frr");
-        std::fs::create_dir_all(&own).unwrap();
-        let port = free_port(ip);
         let pw = password
             .map(|p| format!(" neighbor {peer} password {p}\n"))
             .unwrap_or_default()
             + extra;
-        let conf = own.join("bgpd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "frr defaults datacenter\nhostname frrpeer\nrouter bgp {asn}\n \
-                 bgp router-id 10.0.0.3\n no bgp default ipv4-unicast\n \
-                 no bgp ebgp-requires-policy\n neighbor {peer} remote-as 65000\n \
-                 neighbor {peer} passive\n neighbor {peer} timers 3 9\n{pw} \
-                 address-family l2vpn evpn\n  neighbor {peer} activate\n exit-address-family\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bgpd)
-            .args([
-                "-Z",
-                "-S",
-                "-n",
-                "-P",
-                "0",
-                "-p",
-                &port.to_string(),
-                "-l",
-                &ip.to_string(),
-            ])
-            .arg("-f")
-            .arg(&conf)
-            .arg("-i")
-            .arg(own.join("bgpd.pid"))
-            .arg("-z")
-            .arg(own.join("zserv.api"))
-            .arg("--vty_socket")
-            .arg(&own)
-            .arg("--log")
-            .arg(format!("file:{}", own.join("bgpd.log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bgpd");
-        let frr = Self {
-            _proc: Proc {
-                child,
-                dir: own.clone(),
-            },
-            addr: SocketAddr::from((ip, port)),
-            vty: own,
-        };
-        wait_listening(frr.addr);
-        frr
+        let conf = format!(
+            "frr defaults datacenter\nhostname frrpeer\nrouter bgp {asn}\n \
+             bgp router-id 10.0.0.3\n no bgp default ipv4-unicast\n \
+             no bgp ebgp-requires-policy\n neighbor {peer} remote-as 65000\n \
+             neighbor {peer} passive\n neighbor {peer} timers 3 9\n{pw} \
+             address-family l2vpn evpn\n  neighbor {peer} activate\n exit-address-family\n"
+        );
+        Frr::spawn(dir, ip, &conf)
     }
 
     fn neighbor(&self, peer: Ipv4Addr) -> String {
-        let out = Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(&self.vty)
-            .args(["-c", &format!("show bgp neighbors {peer} json")])
-            .output()
-            .expect("vtysh");
-        String::from_utf8_lossy(&out.stdout).to_string()
+        self.vtysh(&format!("show bgp neighbors {peer} json"))
     }
 }
 

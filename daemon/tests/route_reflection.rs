@@ -16,7 +16,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -25,15 +25,6 @@ use serde_json::Value;
 
 fn ip(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, last)
-}
-
-fn wait_listening(addr: SocketAddr) {
-    let ok = wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
-    });
-    assert!(ok, "nothing listening on {addr}");
-    // That probe was a connection too; let the daemon drop it.
-    std::thread::sleep(Duration::from_millis(300));
 }
 
 /// A passive gobgpd on `me`:`port` in AS `asn`, with one eBGP neighbour `peer` in AS 65000.
@@ -137,12 +128,6 @@ impl Gobgpd {
 
 /// FRR bgpd (AS 65000, router id `rid`) on `me`: iBGP client of the RR at `rr`
 /// (passive; the RR connects), eBGP (AS 65004) to the gobgpd at `feed`:`feed_port`.
-struct Frr {
-    _proc: Proc,
-    addr: SocketAddr,
-    vty: PathBuf,
-}
-
 impl Frr {
     fn start(
         dir: &Path,
@@ -152,75 +137,19 @@ impl Frr {
         feed: Ipv4Addr,
         feed_port: u16,
     ) -> Self {
-        let bgpd = "/usr/lib/frr/bgpd";
-        require(bgpd);
-        require("vtysh");
-        let own = dir.join("frr");
-        std::fs::create_dir_all(&own).expect("frr dir");
-        let port = free_port(me);
-        let conf = own.join("bgpd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "frr defaults datacenter\nhostname frrclient\nrouter bgp 65000\n \
-                 bgp router-id {rid}\n no bgp default ipv4-unicast\n \
-                 no bgp ebgp-requires-policy\n \
-                 neighbor {rr} remote-as internal\n neighbor {rr} passive\n \
-                 neighbor {rr} timers 3 9\n \
-                 neighbor {feed} remote-as 65004\n neighbor {feed} port {feed_port}\n \
-                 neighbor {feed} update-source {me}\n neighbor {feed} timers 3 9\n \
-                 neighbor {feed} timers connect 1\n \
-                 address-family l2vpn evpn\n  neighbor {rr} activate\n  \
-                 neighbor {feed} activate\n exit-address-family\n"
-            ),
-        )
-        .expect("write bgpd.conf");
-        let child = Command::new(bgpd)
-            .args([
-                "-Z",
-                "-S",
-                "-n",
-                "-P",
-                "0",
-                "-p",
-                &port.to_string(),
-                "-l",
-                &me.to_string(),
-            ])
-            .arg("-f")
-            .arg(&conf)
-            .arg("-i")
-            .arg(own.join("bgpd.pid"))
-            .arg("-z")
-            .arg(own.join("zserv.api"))
-            .arg("--vty_socket")
-            .arg(&own)
-            .arg("--log")
-            .arg(format!("file:{}", own.join("bgpd.log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bgpd");
-        let frr = Self {
-            _proc: Proc {
-                child,
-                dir: own.clone(),
-            },
-            addr: SocketAddr::from((me, port)),
-            vty: own,
-        };
-        wait_listening(frr.addr);
-        frr
-    }
-
-    fn vtysh(&self, cmd: &str) -> String {
-        let out = Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(&self.vty)
-            .args(["-c", cmd])
-            .output()
-            .expect("vtysh");
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let conf = format!(
+            "frr defaults datacenter\nhostname frrclient\nrouter bgp 65000\n \
+             bgp router-id {rid}\n no bgp default ipv4-unicast\n \
+             no bgp ebgp-requires-policy\n \
+             neighbor {rr} remote-as internal\n neighbor {rr} passive\n \
+             neighbor {rr} timers 3 9\n \
+             neighbor {feed} remote-as 65004\n neighbor {feed} port {feed_port}\n \
+             neighbor {feed} update-source {me}\n neighbor {feed} timers 3 9\n \
+             neighbor {feed} timers connect 1\n \
+             address-family l2vpn evpn\n  neighbor {rr} activate\n  \
+             neighbor {feed} activate\n exit-address-family\n"
+        );
+        Frr::spawn(dir, me, &conf)
     }
 
     fn established_with(&self, peer: Ipv4Addr) -> bool {

@@ -245,3 +245,73 @@ impl Evpnd {
         );
     }
 }
+
+/// Waits until something accepts TCP on `addr`.
+pub fn wait_listening(addr: SocketAddr) {
+    let ok = wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+    });
+    assert!(ok, "nothing listening on {addr}");
+    // That probe was a connection too; let the daemon drop it.
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// A private FRR bgpd on a loopback address: its own config, vty socket, pid file and log
+/// under `dir/frr`, no zebra (`-Z`), killed when dropped.
+pub struct Frr {
+    _proc: Proc,
+    pub addr: SocketAddr,
+    pub vty: PathBuf,
+}
+
+impl Frr {
+    /// Writes `conf` (bgpd.conf text) and starts bgpd on `ip` at a free port.
+    pub fn spawn(dir: &Path, ip: Ipv4Addr, conf: &str) -> Self {
+        let bgpd = "/usr/lib/frr/bgpd";
+        require(bgpd);
+        require("vtysh");
+        let own = dir.join("frr");
+        std::fs::create_dir_all(&own).expect("frr dir");
+        let port = free_port(ip);
+        let conf_path = own.join("bgpd.conf");
+        std::fs::write(&conf_path, conf).expect("write bgpd.conf");
+        let child = Command::new(bgpd)
+            .args(["-Z", "-S", "-n", "-P", "0", "-p", &port.to_string()])
+            .args(["-l", &ip.to_string()])
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(own.join("bgpd.pid"))
+            .arg("-z")
+            .arg(own.join("zserv.api"))
+            .arg("--vty_socket")
+            .arg(&own)
+            .arg("--log")
+            .arg(format!("file:{}", own.join("bgpd.log").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bgpd");
+        let frr = Self {
+            _proc: Proc {
+                child,
+                dir: own.clone(),
+            },
+            addr: SocketAddr::from((ip, port)),
+            vty: own,
+        };
+        wait_listening(frr.addr);
+        frr
+    }
+
+    /// Output of one vtysh command against this instance.
+    pub fn vtysh(&self, cmd: &str) -> String {
+        let out = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.vty)
+            .args(["-c", cmd])
+            .output()
+            .expect("vtysh");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
