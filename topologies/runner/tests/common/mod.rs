@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod mixedlab;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_evpnlab");
 
 /// These tests build namespaces and start FRR: they need root. Fail loudly otherwise; a

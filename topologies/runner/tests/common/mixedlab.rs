@@ -1,0 +1,235 @@
+//! The mixed lab (topologies/mixed) driven by the tests: bring it up, read FRR's and evpnd's
+//! views of a MAC, kill and restart a node's evpnd.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::*;
+
+/// (host, IP, MAC, VNI, leaf), as in mixed.clab.yml.
+pub const HOSTS: [Host; 6] = [
+    ("h1a", "10.10.0.11", "00:00:5e:00:53:11", 100, "leaf1"),
+    ("h2a", "10.10.0.12", "00:00:5e:00:53:21", 100, "leaf2"),
+    ("h3a", "10.10.0.13", "00:00:5e:00:53:31", 100, "leaf3"),
+    ("h1b", "10.10.0.21", "00:00:5e:00:53:12", 200, "leaf1"),
+    ("h2b", "10.10.0.22", "00:00:5e:00:53:22", 200, "leaf2"),
+    ("h3b", "10.10.0.23", "00:00:5e:00:53:32", 200, "leaf3"),
+];
+
+pub const H1A_MAC: &str = "00:00:5e:00:53:11";
+
+pub fn vtep(leaf: &str) -> &'static str {
+    match leaf {
+        "leaf1" => "10.0.0.1",
+        "leaf2" => "10.0.0.2",
+        _ => "10.0.0.3",
+    }
+}
+
+/// evpnd and evpnctl from `$EVPND_BIN`, else next to the evpnlab binary.
+pub fn binaries() -> (PathBuf, PathBuf) {
+    let evpnd = std::env::var_os("EVPND_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(BIN).with_file_name("evpnd"));
+    let evpnctl = evpnd.with_file_name("evpnctl");
+    assert!(
+        evpnd.is_file() && evpnctl.is_file(),
+        "need {} and {}: run `cargo build --workspace --bins` (or set EVPND_BIN)",
+        evpnd.display(),
+        evpnctl.display()
+    );
+    (evpnd, evpnctl)
+}
+
+/// A converged mixed lab, torn down when dropped.
+pub struct Lab {
+    pub name: String,
+    pub file: PathBuf,
+    pub evpnd: PathBuf,
+    pub evpnctl: PathBuf,
+    _guard: LabGuard,
+}
+
+impl Lab {
+    pub fn up(tag: &str) -> Lab {
+        require_root();
+        let (evpnd, evpnctl) = binaries();
+        let name = lab_name(tag);
+        let file = topologies_dir().join("mixed").join("mixed.clab.yml");
+        let guard = LabGuard::new(&name, &file);
+        let f = file.to_str().expect("utf-8");
+        let o = evpnlab_env(
+            &["--name", &name, "up", f],
+            &[("EVPND_BIN", evpnd.to_str().expect("utf-8"))],
+        );
+        assert!(o.status.success(), "up: {}", text(&o));
+        let lab = Lab {
+            name,
+            file,
+            evpnd,
+            evpnctl,
+            _guard: guard,
+        };
+        lab.wait_established();
+        lab
+    }
+
+    pub fn wait_established(&self) {
+        ok(
+            &self.name,
+            "wait",
+            &self.file,
+            &["--bgp-established", "2", "--timeout", "45"],
+        );
+    }
+
+    pub fn exec(&self, node: &str, cmd: &[&str]) -> String {
+        let o = lab_exec(&self.name, &self.file, node, cmd);
+        assert!(o.status.success(), "exec {cmd:?} on {node}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        Path::new("/run/evpnlab")
+            .join(&self.name)
+            .join("nodes")
+            .join(node)
+    }
+
+    /// `evpnctl show WHAT -j` on an evpnd node.
+    pub fn show(&self, node: &str, what: &str) -> Value {
+        let sock = self.node_dir(node).join("evpnd.sock");
+        let o = Command::new(&self.evpnctl)
+            .arg("--socket")
+            .arg(&sock)
+            .args(["show", what, "-j"])
+            .output()
+            .expect("run evpnctl");
+        assert!(o.status.success(), "evpnctl show {what}: {}", text(&o));
+        serde_json::from_slice(&o.stdout).expect("evpnctl -j json")
+    }
+
+    /// evpnd's (kind, sequence, vtep) for `mac` in VNI 100 on `node`.
+    pub fn evpnd_mac(&self, node: &str, mac: &str) -> Option<(String, u64, Option<String>)> {
+        let v = self.show(node, "macs");
+        let m = v
+            .as_array()?
+            .iter()
+            .find(|m| m["mac"] == mac && m["vni"] == 100)?;
+        Some((
+            m["kind"].as_str()?.to_string(),
+            m["sequence"].as_u64()?,
+            m["vtep"].as_str().map(str::to_string),
+        ))
+    }
+
+    /// FRR zebra's (type, remote VTEP, sequence) for `mac` in VNI 100 on an FRR leaf: the
+    /// sequence is the local one for a local MAC, the remote one for a remote MAC.
+    pub fn frr_mac(&self, node: &str, mac: &str) -> Option<(String, Option<String>, u64)> {
+        let o = lab_exec(
+            &self.name,
+            &self.file,
+            node,
+            &[
+                "vtysh",
+                "-c",
+                &format!("show evpn mac vni 100 mac {mac} json"),
+            ],
+        );
+        let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+        // 8.4 answers either the entry itself or {mac: entry}.
+        let e = if v.get("type").is_some() { &v } else { &v[mac] };
+        let ty = e["type"].as_str()?.to_string();
+        let seq = if ty == "local" {
+            e["localSequence"].as_u64()?
+        } else {
+            e["remoteSequence"].as_u64()?
+        };
+        Some((ty, e["remoteVtep"].as_str().map(str::to_string), seq))
+    }
+
+    pub fn frr_mac_raw(&self, node: &str, mac: &str) -> String {
+        let o = lab_exec(
+            &self.name,
+            &self.file,
+            node,
+            &[
+                "vtysh",
+                "-c",
+                &format!("show evpn mac vni 100 mac {mac} json"),
+            ],
+        );
+        text(&o)
+    }
+
+    /// The kernel's `self extern_learn` entries of vxlan100 on `leaf`.
+    pub fn fdb100(&self, leaf: &str) -> Vec<(String, String)> {
+        remote_macs(&self.name, &self.file, leaf, "vxlan100")
+    }
+
+    pub fn has_remote(&self, leaf: &str, mac: &str, vtep: &str) -> bool {
+        self.fdb100(leaf).iter().any(|(m, d)| m == mac && d == vtep)
+    }
+
+    /// The pid evpnlab recorded for `daemon` on `node`.
+    pub fn pid(&self, node: &str, daemon: &str) -> i32 {
+        let p = self.node_dir(node).join(format!("{daemon}.pid"));
+        let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        s.trim().parse().expect("pid")
+    }
+}
+
+/// Polls fast; the time it took, or None after `timeout`.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+pub fn kill(pid: i32, sig: i32) {
+    // SAFETY: kill(2) of a daemon this test's lab (or the test itself) started.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill {pid}");
+}
+
+/// An evpnd the test restarted in a lab node (the lab's one was killed); killed on drop.
+pub struct Evpnd {
+    pub child: std::process::Child,
+}
+
+impl Evpnd {
+    pub fn start(lab: &Lab, node: &str) -> Evpnd {
+        let dir = lab.node_dir(node);
+        let out = std::fs::File::create(dir.join("evpnd-restart.out")).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let cfg = topologies_dir().join("mixed").join(node).join("evpnd.toml");
+        // `ip netns exec` execs evpnd itself: the child's pid is evpnd's.
+        let child = Command::new("ip")
+            .args(["netns", "exec", &format!("clab-{}-{node}", lab.name)])
+            .arg(&lab.evpnd)
+            .arg("--config")
+            .arg(cfg)
+            .env("EVPND_CONTROL__SOCKET", dir.join("evpnd.sock"))
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start evpnd");
+        Evpnd { child }
+    }
+}
+
+impl Drop for Evpnd {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
