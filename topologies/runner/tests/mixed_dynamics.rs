@@ -1,6 +1,9 @@
 //! topologies/mixed under change (root only): a host moved between an FRR leaf and the evpnd
 //! leaf and back (MAC mobility sequence raised each time, FRR's and evpnd's kernel FDB and
-//! views follow).
+//! views follow); the evpnd route reflector (spine2) killed and restarted (the fabric keeps
+//! working through FRR's spine1, sessions come back, no stale FDB entry); the evpnd leaf
+//! (leaf3) killed and restarted while one of its hosts went away (the graceful-restart stale
+//! route is purged everywhere, the rest converges).
 //!
 //! Needs evpnd and evpnctl: `$EVPND_BIN` (evpnctl next to it), else the binaries next to
 //! evpnlab (`cargo build --workspace --bins`).
@@ -154,4 +157,79 @@ fn mixed_host_moves_between_frr_and_evpnd_leaves() {
     );
     assert!(h2a_reaches_h1a(&lab), "h1a unreachable back on leaf1");
     eprintln!("host move test body: {:?}", t0.elapsed());
+}
+
+/// Every listed host reaches a host of its VNI on another leaf (and none of the other VNI),
+/// and every leaf holds exactly the other leaves' listed hosts with their VTEPs: a host not
+/// listed (gone) must be in no leaf's FDB.
+fn converged_without_stale(lab: &Lab, hosts: &[Host]) {
+    let wrong = ping_matrix(&lab.name, &lab.file, hosts);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_remote_fdb(
+        &lab.name,
+        &lab.file,
+        hosts,
+        &["leaf1", "leaf2", "leaf3"],
+        vtep,
+    );
+}
+
+#[test]
+fn mixed_spine_and_leaf_restart_converge_without_stale_entries() {
+    let lab = Lab::up("mxrst");
+    converged_without_stale(&lab, &HOSTS);
+
+    // spine2's evpnd (route reflector) dies: spine1 (FRR) carries the fabric alone. (spine1
+    // must stay: the FRR leaves learn the underlay loopbacks from it in IPv4 unicast.)
+    let t = Instant::now();
+    kill(lab.pid("spine2", "evpnd"), libc::SIGKILL);
+    converged_without_stale(&lab, &HOSTS);
+    eprintln!("spine2 down: matrix and FDB checked in {:?}", t.elapsed());
+
+    // spine2 back: sessions re-establish, nothing stale.
+    let t = Instant::now();
+    let _spine2 = Evpnd::start(&lab, "spine2");
+    lab.wait_established();
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            lab.show("spine2", "peers")
+                .as_array()
+                .is_some_and(|a| a.iter().filter(|p| p["state"] == "Established").count() >= 3)
+        })
+        .is_some(),
+        "spine2 peers: {}",
+        lab.show("spine2", "peers")
+    );
+    eprintln!("spine2 restarted -> all sessions up in {:?}", t.elapsed());
+    converged_without_stale(&lab, &HOSTS);
+
+    // leaf3's evpnd killed. spine2 (evpnd, graceful-restart helper) keeps leaf3's routes as
+    // stale, so the FRR leaves may keep them too. While it is down, h3a goes away (port
+    // down flushes its bridge entry): after the restart leaf3 no longer announces it, and the
+    // stale route must be purged everywhere; then h3a comes back.
+    kill(lab.pid("leaf3", "evpnd"), libc::SIGKILL);
+    lab.exec("leaf3", &["ip", "link", "set", "eth3", "down"]);
+    let t = Instant::now();
+    let _leaf3 = Evpnd::start(&lab, "leaf3");
+    lab.wait_established();
+    let without_h3a: Vec<Host> = HOSTS.iter().copied().filter(|h| h.0 != "h3a").collect();
+    let purged = wait_for(Duration::from_secs(20), || {
+        !lab.fdb100("leaf1").iter().any(|(m, _)| m == H3A_MAC)
+            && !lab.fdb100("leaf2").iter().any(|(m, _)| m == H3A_MAC)
+    });
+    assert!(
+        purged.is_some(),
+        "stale h3a after leaf3's restart: leaf1 {:?} leaf2 {:?}; spine2 routes {}",
+        lab.fdb100("leaf1"),
+        lab.fdb100("leaf2"),
+        lab.show("spine2", "routes")
+    );
+    converged_without_stale(&lab, &without_h3a);
+    eprintln!(
+        "leaf3 restarted without h3a -> converged, no stale entry, in {:?}",
+        t.elapsed()
+    );
+    lab.exec("leaf3", &["ip", "link", "set", "eth3", "up"]);
+    converged_without_stale(&lab, &HOSTS);
+    eprintln!("h3a back -> converged in {:?}", t.elapsed());
 }

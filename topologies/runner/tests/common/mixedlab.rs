@@ -20,6 +20,7 @@ pub const HOSTS: [Host; 6] = [
 ];
 
 pub const H1A_MAC: &str = "00:00:5e:00:53:11";
+pub const H3A_MAC: &str = "00:00:5e:00:53:31";
 
 pub fn vtep(leaf: &str) -> &'static str {
     match leaf {
