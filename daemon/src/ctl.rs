@@ -145,6 +145,9 @@ pub fn render_routes(rows: &[RouteView]) -> String {
         if !r.as_path.is_empty() {
             let _ = write!(line, "  path {}", r.as_path);
         }
+        if let Some(a) = r.age_secs {
+            let _ = write!(line, "  age {}", duration(a));
+        }
         wrap(&mut o, "      ", &line);
         if !r.extended_communities.is_empty() {
             wrap(&mut o, "      ", &r.extended_communities.join(" "));

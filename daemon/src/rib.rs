@@ -50,6 +50,8 @@ pub fn merge(into: &mut rib::Changes, more: rib::Changes) {
 
 pub struct SpeakerRib {
     rib: Rib,
+    /// Zero of the RIB's clock (`Rib::set_clock`), for route ages.
+    epoch: Instant,
     ids: BTreeMap<IpAddr, PeerId>,
     up: BTreeMap<IpAddr, Up>,
     /// Peers whose routes are kept stale (RFC 4724): when the restart time runs out
@@ -60,6 +62,7 @@ pub struct SpeakerRib {
 impl SpeakerRib {
     pub fn new(cfg: RibConfig) -> Self {
         Self {
+            epoch: Instant::now(),
             rib: Rib::new(cfg),
             ids: BTreeMap::new(),
             up: BTreeMap::new(),
@@ -185,7 +188,14 @@ impl SpeakerRib {
 
     /// Our own EVPN routes into the Loc-RIB (peer LOCAL); peers get them through
     /// their Adj-RIB-Out.
+    /// Seconds since this RIB was made: the clock stamped on received paths.
+    fn clock(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
     pub fn originate(&mut self, routes: &[evpn::EvpnRoute]) -> Vec<rib::Change<EvpnRouteKey>> {
+        let now = self.clock();
+        self.rib.set_clock(now);
         let mut out = Vec::new();
         for r in routes {
             let attrs = rib::PathAttrs {
@@ -218,6 +228,8 @@ impl SpeakerRib {
     /// Loc-RIB changes for the EVPN service, and the Adj-RIB-In sizes per family for
     /// max-prefix.
     pub fn update(&mut self, addr: IpAddr, u: &Update) -> Option<rib::Changes> {
+        let now = self.clock();
+        self.rib.set_clock(now);
         let id = *self.ids.get(&addr)?;
         if let Some(f) = u.is_end_of_rib() {
             return self.rib.sweep_stale(id, f).ok();
@@ -348,6 +360,7 @@ impl SpeakerRib {
 
     /// Every EVPN path (best first per route) passing `f`.
     pub fn rows(&self, f: &RouteFilter) -> Vec<RouteView> {
+        let now = self.clock();
         let table = self.rib.table::<EvpnRouteKey>();
         let mut rows = Vec::new();
         for (key, _) in table.iter() {
@@ -360,7 +373,9 @@ impl SpeakerRib {
                 } else {
                     self.rib.peer_config(p.peer).ok().map(|c| c.address)
                 };
-                let row = RouteView::from_rib(peer, &route.nlri, &route.attrs, i == 0, route.stale);
+                let age = u64::from(now.saturating_sub(p.since));
+                let row =
+                    RouteView::from_rib(peer, &route.nlri, &route.attrs, i == 0, route.stale, age);
                 if f.matches(&row) {
                     rows.push(row);
                 }

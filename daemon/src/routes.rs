@@ -77,6 +77,9 @@ pub struct RouteView {
     pub originator_id: Option<std::net::Ipv4Addr>,
     #[serde(default)]
     pub cluster_list: Vec<std::net::Ipv4Addr>,
+    /// Seconds since the path was received (or originated), like FRR's route age.
+    #[serde(default)]
+    pub age_secs: Option<u64>,
 }
 
 impl RouteView {
@@ -86,6 +89,7 @@ impl RouteView {
         a: &PathAttrs,
         best: bool,
         stale: bool,
+        age_secs: u64,
     ) -> Self {
         let ecs = &a.ext_communities;
         let mut r = Self {
@@ -116,6 +120,7 @@ impl RouteView {
             med: a.med,
             originator_id: a.originator_id,
             cluster_list: a.cluster_list.clone(),
+            age_secs: Some(age_secs),
         };
         match n {
             EvpnNlri::MacIp(m) => {

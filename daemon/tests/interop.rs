@@ -203,6 +203,13 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
     assert_eq!(r["vni"], 100);
     assert_eq!(r["ethernet_tag"], 0);
     assert_eq!(r["next_hop"], "10.0.0.51");
+    // Age counts from reception: it grows while the route stands.
+    let age = r["age_secs"].as_u64().expect("age_secs");
+    std::thread::sleep(Duration::from_millis(1100));
+    let later = routes(&["--type", "2"])[0]["age_secs"]
+        .as_u64()
+        .expect("age_secs");
+    assert!(later > age, "age {age} -> {later}");
     assert_eq!(r["route_targets"], serde_json::json!(["65002:100"]));
     assert!(
         r["extended_communities"]

@@ -131,7 +131,7 @@ pub(crate) fn insert<K: RouteKey>(
     out.reserve(list.len());
     for n in list {
         let (k, label, extra) = K::split(n);
-        let p = fam.table.make_path(id, peer, label, &extra);
+        let p = fam.table.make_path(id, peer, label, &extra, core.clock);
         out.extend(fam.table.upsert(k, p, &rank));
     }
 }

@@ -18,7 +18,7 @@
 //! ```
 //!
 //! Memory per EVPN route from one peer (measured by `benches/rib.rs` and
-//! `tests/rib_memory.rs`): a 60-byte entry (37-byte key + 16-byte path + link) in a vector
+//! `tests/rib_memory.rs`): a 64-byte entry (37-byte key + 20-byte path + link) in a vector
 //! plus 8-byte index buckets at most half full: 80 bytes/route at 1M routes, 100 at 200k
 //! (growth slack); attribute sets and non-key NLRI fields are shared.
 
@@ -77,6 +77,8 @@ pub struct Core {
     pub(crate) cfg: RibConfig,
     pub(crate) peers: Vec<Option<PeerSlot>>,
     pub(crate) attrs: Interner<PathAttrs>,
+    /// The caller's clock in seconds (sans-IO: the RIB never reads time itself).
+    pub(crate) clock: u32,
 }
 
 impl Core {
@@ -167,6 +169,7 @@ impl Rib {
                 })],
                 cfg,
                 attrs: Interner::default(),
+                clock: 0,
             },
             evpn: FamilyRib::default(),
             ipv4: FamilyRib::default(),
@@ -175,6 +178,12 @@ impl Rib {
 
     pub fn config(&self) -> &RibConfig {
         &self.core.cfg
+    }
+
+    /// Sets the clock (seconds, any epoch) stamped on paths received from now on, so that
+    /// `Path::since` tells a route's age. The caller owns time; the RIB never reads it.
+    pub fn set_clock(&mut self, secs: u32) {
+        self.core.clock = secs;
     }
 
     /// Registers a peer at the first free index (never [`LOCAL`]).

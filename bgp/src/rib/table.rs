@@ -9,10 +9,10 @@
 //!  index: Index           (8-byte buckets: 32 hash bits + position; at most half full)
 //!     |  hash(key) -> position
 //!     v
-//!  entries: Vec<Entry>     (60 bytes for EVPN: 37-byte key, best Path, spill link)
+//!  entries: Vec<Entry>     (64 bytes for EVPN: 37-byte key, best Path, spill link)
 //!    [ key | best: Path{attrs, extra, peer, label, flags} | more ]--+
 //!                                                                   v
-//!  spill: Vec<Spill>       (20 bytes per further path: Path, next link; free list)
+//!  spill: Vec<Spill>       (24 bytes per further path: Path, next link; free list)
 //! ```
 //!
 //! The index keeps 32 bits of each key's hash, so growing it never reads the entries
@@ -50,6 +50,8 @@ pub struct Path {
     pub peer: PeerId,
     pub(crate) label: [u8; 3],
     pub flags: u8,
+    /// When the path was received, on the caller's clock (`Rib::set_clock`): `show` ages.
+    pub since: u32,
 }
 
 impl Path {
@@ -130,7 +132,14 @@ impl<K: RouteKey> Default for Table<K> {
 
 impl<K: RouteKey> Table<K> {
     /// A path record; takes no reference on `attrs` (the caller's reference moves in).
-    pub fn make_path(&mut self, attrs: Id, peer: PeerId, label: u32, extra: &K::Extra) -> Path {
+    pub fn make_path(
+        &mut self,
+        attrs: Id,
+        peer: PeerId,
+        label: u32,
+        extra: &K::Extra,
+        since: u32,
+    ) -> Path {
         let extra = if *extra == K::Extra::default() {
             NO_EXTRA
         } else {
@@ -143,6 +152,7 @@ impl<K: RouteKey> Table<K> {
             peer,
             label: [a, b, c],
             flags: 0,
+            since,
         }
     }
 
@@ -514,14 +524,14 @@ mod tests {
     }
 
     fn path(t: &mut Table<Ipv4Prefix>, attrs: u32, peer: PeerId) -> Path {
-        t.make_path(Id(attrs), peer, 0, &())
+        t.make_path(Id(attrs), peer, 0, &(), 0)
     }
 
     #[test]
     fn record_sizes() {
-        assert_eq!(std::mem::size_of::<Path>(), 16);
-        assert_eq!(std::mem::size_of::<Entry<EvpnRouteKey>>(), 60);
-        assert_eq!(std::mem::size_of::<Spill>(), 20);
+        assert_eq!(std::mem::size_of::<Path>(), 20);
+        assert_eq!(std::mem::size_of::<Entry<EvpnRouteKey>>(), 64);
+        assert_eq!(std::mem::size_of::<Spill>(), 24);
     }
 
     #[test]
