@@ -5,7 +5,7 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -54,24 +54,12 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
         ),
     )
     .unwrap();
-    let child = Command::new("gobgpd")
-        .arg("-f")
-        .arg(&conf)
-        .args([
-            "-p",
-            "--pprof-disable",
-            "--api-hosts",
-            &format!("127.0.0.1:{api}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gobgpd");
-    let _gobgpd = Proc {
-        child,
-        dir: dir.join("gobgpd-state"),
-    };
-    wait_listening(SocketAddr::from((g, pg)));
+    let _gobgpd = spawn_gobgpd(
+        &conf,
+        api,
+        dir.join("gobgpd-state"),
+        SocketAddr::from((g, pg)),
+    );
     // e2: an iBGP neighbour of e, to see routes pass through evpnd's RIB.
     let e2 = ip(53);
     let pe2 = free_port(e2);
@@ -507,24 +495,12 @@ fn graceful_restart_helper_keeps_then_sweeps_stale_routes() {
         ),
     )
     .unwrap();
-    let child = Command::new("gobgpd")
-        .arg("-f")
-        .arg(&conf)
-        .args([
-            "-p",
-            "--pprof-disable",
-            "--api-hosts",
-            &format!("127.0.0.1:{api}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gobgpd");
-    let mut gobgpd = Proc {
-        child,
-        dir: dir.join("gobgpd-state"),
-    };
-    wait_listening(SocketAddr::from((g, pg)));
+    let mut gobgpd = spawn_gobgpd(
+        &conf,
+        api,
+        dir.join("gobgpd-state"),
+        SocketAddr::from((g, pg)),
+    );
     let ev = Evpnd::start(
         &dir,
         "e",
@@ -630,24 +606,12 @@ fn route_reflector_between_gobgpd_and_frr() {
         ),
     )
     .unwrap();
-    let child = Command::new("gobgpd")
-        .arg("-f")
-        .arg(&conf)
-        .args([
-            "-p",
-            "--pprof-disable",
-            "--api-hosts",
-            &format!("127.0.0.1:{api}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gobgpd");
-    let _gobgpd = Proc {
-        child,
-        dir: dir.join("gobgpd-state"),
-    };
-    wait_listening(SocketAddr::from((g, pg)));
+    let _gobgpd = spawn_gobgpd(
+        &conf,
+        api,
+        dir.join("gobgpd-state"),
+        SocketAddr::from((g, pg)),
+    );
     let frr = Frr::start_as(&dir, f, rr, None, "", 65000);
     let frr_port = frr.addr.port();
     let ev = Evpnd::start(
@@ -773,24 +737,12 @@ fn max_prefix_teardown_against_gobgpd() {
         ),
     )
     .unwrap();
-    let child = Command::new("gobgpd")
-        .arg("-f")
-        .arg(&conf)
-        .args([
-            "-p",
-            "--pprof-disable",
-            "--api-hosts",
-            &format!("127.0.0.1:{api}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gobgpd");
-    let _gobgpd = Proc {
-        child,
-        dir: dir.join("gobgpd-state"),
-    };
-    wait_listening(SocketAddr::from((g, pg)));
+    let _gobgpd = spawn_gobgpd(
+        &conf,
+        api,
+        dir.join("gobgpd-state"),
+        SocketAddr::from((g, pg)),
+    );
     let ev = Evpnd::start(
         &dir,
         "e",

@@ -17,7 +17,7 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -65,29 +65,16 @@ impl Gobgpd {
             ),
         )
         .expect("write gobgpd config");
-        let child = Command::new("gobgpd")
-            .arg("-f")
-            .arg(&conf)
-            .args([
-                "-p",
-                "--pprof-disable",
-                "--api-hosts",
-                &format!("127.0.0.1:{api}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gobgpd");
-        let g = Self {
-            _proc: Proc {
-                child,
-                dir: dir.join(format!("{name}-state")),
-            },
+        Self {
+            _proc: spawn_gobgpd(
+                &conf,
+                api,
+                dir.join(format!("{name}-state")),
+                SocketAddr::from((me, port)),
+            ),
             api,
             port,
-        };
-        wait_listening(SocketAddr::from((me, port)));
-        g
+        }
     }
 
     fn cli(&self, args: &[&str]) {

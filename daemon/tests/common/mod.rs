@@ -315,3 +315,21 @@ impl Frr {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 }
+
+/// Starts gobgpd with config file `conf`, its gRPC API on 127.0.0.1:`api`, and waits until
+/// it accepts BGP on `listen`; killed when the returned `Proc` drops.
+pub fn spawn_gobgpd(conf: &Path, api: u16, state: PathBuf, listen: SocketAddr) -> Proc {
+    require("gobgpd");
+    let child = Command::new("gobgpd")
+        .arg("-f")
+        .arg(conf)
+        .args(["-p", "--pprof-disable", "--api-hosts"])
+        .arg(format!("127.0.0.1:{api}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gobgpd");
+    let p = Proc { child, dir: state };
+    wait_listening(listen);
+    p
+}
