@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Demo without docker: build evpnlab and evpnd, bring up topologies/2-leaf-evpnd (evpnd on
+# Demo without docker: build evpnlab and evpnd, bring up topologies/2-leaf (evpnd on
 # both leaves, FRR route reflector on the spine), ping host1 -> host2 across VXLAN (no
 # learning, no multicast: evpnd programmed the kernel), show leaf1's EVPN routes, MACs and
 # programmed FDB with evpnctl and the kernel's own view, decode a captured BGP session,
@@ -12,7 +12,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-lab_file="$here/2-leaf-evpnd/2-leaf-evpnd.clab.yml"
+lab_file="$here/2-leaf/2-leaf.clab.yml"
 name="${EVPNLAB_DEMO_NAME:-2-leaf-demo}"
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -46,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "bring up 2-leaf-evpnd as lab '$name'"
+step "bring up 2-leaf as lab '$name'"
 lab up "$lab_file"
 lab wait "$lab_file" --bgp-established --timeout 30
 lab status "$lab_file"

@@ -3,7 +3,7 @@
 //! evpnd on its loopback).
 //!
 //! Entries of a "previous run" are `extern_learn` rows of the VXLAN device (what evpnd
-//! owns, as the lab test `two_leaf_evpnd` relies on too). Proves: evpnd finding them
+//! owns, as the lab test `two_leaf` relies on too). Proves: evpnd finding them
 //! announces R in its OPEN (FRR's `show bgp neighbors json`: `rBit`) and R + F(L2VPN
 //! EVPN) (a second evpnd as helper: its negotiated GR view); the stale row stays in the
 //! kernel until the peers' End-of-RIB, then goes; SIGKILL -> the helper keeps evpnd's

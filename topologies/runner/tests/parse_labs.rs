@@ -38,8 +38,10 @@ fn clab_files() -> Vec<PathBuf> {
 fn every_lab_file_parses() {
     let files = clab_files();
     assert!(
-        files.iter().any(|f| f.ends_with("2-leaf/2-leaf.clab.yml")),
-        "2-leaf lab not found among {files:?}"
+        files
+            .iter()
+            .any(|f| f.ends_with("2-leaf-frr/2-leaf-frr.clab.yml")),
+        "2-leaf-frr lab not found among {files:?}"
     );
     for f in &files {
         let t = Topology::load(f, None).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
@@ -60,13 +62,13 @@ fn every_lab_file_parses() {
 }
 
 #[test]
-fn two_leaf_shape() {
+fn two_leaf_frr_shape() {
     let f = clab_files()
         .into_iter()
-        .find(|f| f.ends_with("2-leaf/2-leaf.clab.yml"))
-        .expect("2-leaf lab");
-    let t = Topology::load(&f, None).expect("2-leaf parses");
-    assert_eq!(t.name, "2-leaf");
+        .find(|f| f.ends_with("2-leaf-frr/2-leaf-frr.clab.yml"))
+        .expect("2-leaf-frr lab");
+    let t = Topology::load(&f, None).expect("2-leaf-frr parses");
+    assert_eq!(t.name, "2-leaf-frr");
     let role = |n: &str| t.node(n).map(|n| n.role);
     assert_eq!(role("spine1"), Some(Role::Frr));
     assert_eq!(role("leaf1"), Some(Role::Frr));

@@ -174,7 +174,7 @@ fn up_after_crash_between_links_and_exec() {
 fn up_after_crash_with_daemons_running() {
     require_root();
     let name = lab_name("crash2");
-    let file = two_leaf_file();
+    let file = two_leaf_frr_file();
     let _guard = LabGuard::new(&name, &file);
     let f = file.to_str().expect("utf-8");
     let o = evpnlab_env(

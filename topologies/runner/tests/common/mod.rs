@@ -42,8 +42,10 @@ pub fn topologies_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
-pub fn two_leaf_file() -> PathBuf {
-    topologies_dir().join("2-leaf").join("2-leaf.clab.yml")
+pub fn two_leaf_frr_file() -> PathBuf {
+    topologies_dir()
+        .join("2-leaf-frr")
+        .join("2-leaf-frr.clab.yml")
 }
 
 pub fn evpnlab(args: &[&str]) -> Output {
