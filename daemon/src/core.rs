@@ -332,10 +332,14 @@ impl Core {
     /// (`flush_out`). Loc-RIB changes are where the EVPN service's import plugs in.
     fn on_peer_event(&mut self, ev: PeerEvent) {
         match ev {
-            PeerEvent::Established { peer, negotiated } => {
-                debug!(%peer, families = ?negotiated.families, "RIB: session up");
+            PeerEvent::Established {
+                peer,
+                negotiated,
+                local,
+            } => {
+                debug!(%peer, families = ?negotiated.families, ?local, "RIB: session up");
                 if let Some(h) = self.peers.get(&peer) {
-                    self.rib.established(peer, &negotiated, &h.settings);
+                    self.rib.established(peer, &negotiated, &h.settings, local);
                 }
                 self.restart.established(
                     peer,

@@ -70,11 +70,21 @@ impl SpeakerRib {
         }
     }
 
-    pub fn established(&mut self, addr: IpAddr, n: &Negotiated, s: &PeerSettings) {
+    /// The session with `addr` is up; `local` is our end of its TCP connection.
+    pub fn established(
+        &mut self,
+        addr: IpAddr,
+        n: &Negotiated,
+        s: &PeerSettings,
+        local: Option<IpAddr>,
+    ) {
         // Back in time: the stale routes now wait for the peer's End-of-RIB instead.
         self.restart_deadlines.remove(&addr);
         let mut pc = rib::PeerConfig::new(addr, n.peer_as, n.peer_id);
-        pc.local_address = s.local;
+        // The connection's own address: `s.local` is only set when `global.listen` names
+        // an address (the usual 0.0.0.0 leaves it empty), and without an address the RIB
+        // cannot put ourselves as next hop (next-hop-self, eBGP IPv4 unicast).
+        pc.local_address = local.or(s.local);
         pc.rr_client = s.rr_client;
         pc.next_hop_self = s.next_hop_self;
         pc.opts = n.codec;
@@ -382,5 +392,104 @@ impl SpeakerRib {
             }
         }
         rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use bgp::packet::evpn::{EvpnNlri, InclusiveMulticastEthernetTag};
+    use bgp::packet::types::RouteDistinguisher;
+    use bgp::packet::{DecodeOptions, Message};
+    use bgp::session::{build_open, negotiate, RemoteAs};
+
+    use super::*;
+    use crate::config::{self, Global, NextHopMode, PeerSettings as PeerFileSettings};
+    use crate::peer::settings;
+
+    const VTEP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+
+    /// An eBGP spine (AS 65000, `listen = 0.0.0.0:179` as in the labs, so no configured
+    /// source address) with one peer per next-hop mode; returns the next hop each peer is
+    /// sent for a locally originated EVPN route with next hop `VTEP`.
+    fn next_hops_sent() -> BTreeMap<IpAddr, Option<IpAddr>> {
+        let global = Global {
+            asn: 65000,
+            router_id: Ipv4Addr::new(10, 0, 0, 100),
+            listen: vec!["0.0.0.0:179".parse().expect("addr")],
+            cluster_id: None,
+            restart_time: 120,
+        };
+        let mut r = SpeakerRib::new(RibConfig::new(65000, global.router_id));
+        let peers = [
+            (Ipv4Addr::new(10, 1, 1, 1), 65001, NextHopMode::Unchanged),
+            (Ipv4Addr::new(10, 1, 2, 1), 65002, NextHopMode::SelfAddress),
+        ];
+        for (addr, asn, mode) in peers {
+            let own = PeerFileSettings {
+                next_hop: Some(mode),
+                ..Default::default()
+            };
+            let pc = config::finish(IpAddr::V4(addr), None, config::RemoteAs::Asn(asn), &own);
+            let s = settings::build(&global, &pc, false, None);
+            assert_eq!(s.local, None, "listen 0.0.0.0 names no source address");
+            let theirs = bgp::session::PeerConfig::new(
+                asn,
+                RemoteAs::Asn(65000),
+                addr,
+                vec![AfiSafi::L2VPN_EVPN],
+            );
+            let n = negotiate(&s.session, &build_open(&s.session), &build_open(&theirs))
+                .expect("negotiate");
+            // Our end of the /31: the spine's .0.
+            let local = Ipv4Addr::from(u32::from(addr) ^ 1);
+            r.established(IpAddr::V4(addr), &n, &s, Some(IpAddr::V4(local)));
+        }
+        let nlri = EvpnNlri::InclusiveMulticast(InclusiveMulticastEthernetTag {
+            rd: RouteDistinguisher::Ipv4 {
+                addr: VTEP,
+                number: 2,
+            },
+            ethernet_tag: 0,
+            originator: IpAddr::V4(VTEP),
+        });
+        let attrs = Arc::new(evpn::PathAttrs {
+            next_hop: IpAddr::V4(VTEP),
+            ext_communities: Vec::new(),
+            pmsi: None,
+        });
+        r.originate(&[evpn::EvpnRoute { nlri, attrs }]);
+        let mut sent = BTreeMap::new();
+        for (addr, out) in r.outgoing() {
+            let Outgoing::Encoded(msgs) = out else {
+                continue;
+            };
+            for m in msgs {
+                if let Ok(Message::Update(u)) = Message::decode(&m, &DecodeOptions::default()) {
+                    if let Some(mp) = u.mp_reach() {
+                        sent.insert(addr, mp.next_hop.ip());
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    #[test]
+    fn next_hop_self_uses_the_sessions_own_address() {
+        let vtep = Some(IpAddr::V4(VTEP));
+        let sent = next_hops_sent();
+        assert_eq!(
+            sent.get(&IpAddr::V4(Ipv4Addr::new(10, 1, 1, 1))),
+            Some(&vtep),
+            "unchanged keeps the VTEP: {sent:?}"
+        );
+        assert_eq!(
+            sent.get(&IpAddr::V4(Ipv4Addr::new(10, 1, 2, 1))),
+            Some(&Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 0)))),
+            "next-hop-self sends our address on that session: {sent:?}"
+        );
     }
 }

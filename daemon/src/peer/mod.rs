@@ -39,6 +39,9 @@ pub enum PeerEvent {
     Established {
         peer: IpAddr,
         negotiated: Box<Negotiated>,
+        /// Our end of the session's TCP connection: the address we advertise as next hop
+        /// where we set one (next-hop-self, IPv4 unicast to eBGP).
+        local: Option<IpAddr>,
     },
     Down {
         peer: IpAddr,
@@ -815,9 +818,15 @@ impl PeerTask {
             }
             Output::Established(negotiated) => {
                 self.last_log = None;
+                let local = self
+                    .link(w)
+                    .and_then(|l| l.conn.as_ref())
+                    .and_then(|c| c.local)
+                    .map(|a| crate::listener::canonical(a.ip()));
                 self.send_core(PeerEvent::Established {
                     peer: addr,
                     negotiated,
+                    local,
                 })
                 .await
             }
