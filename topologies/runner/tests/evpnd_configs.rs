@@ -45,7 +45,12 @@ fn every_evpnd_config_loads() {
     let configs = files(&|n| {
         n.starts_with("evpnd.") && [".toml", ".yaml", ".yml"].iter().any(|e| n.ends_with(e))
     });
-    for want in ["mixed/leaf3/evpnd.toml", "mixed/spine2/evpnd.toml"] {
+    for want in [
+        "mixed/leaf3/evpnd.toml",
+        "mixed/spine2/evpnd.toml",
+        "ebgp/spine1/evpnd.toml",
+        "ebgp/leaf1/evpnd.toml",
+    ] {
         assert!(
             configs.iter().any(|c| c.ends_with(want)),
             "{want} not found among {configs:?}"

@@ -1,5 +1,6 @@
-//! The mixed lab (topologies/mixed) driven by the tests: bring it up, read FRR's and evpnd's
-//! views of a MAC, kill and restart a node's evpnd.
+//! The labs with evpnd nodes driven by the tests (topologies/mixed, and topologies/ebgp via
+//! [`Lab::up_lab`]): bring one up, read FRR's and evpnd's views of a MAC, kill and restart a
+//! node's evpnd.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,17 +50,26 @@ pub fn binaries() -> (PathBuf, PathBuf) {
 pub struct Lab {
     pub name: String,
     pub file: PathBuf,
+    /// Established sessions every FRR node has once the lab is up (`wait --bgp-established`).
+    pub frr_peers: u32,
     pub evpnd: PathBuf,
     pub evpnctl: PathBuf,
     _guard: LabGuard,
 }
 
 impl Lab {
+    /// The mixed lab (its FRR nodes have two sessions each).
     pub fn up(tag: &str) -> Lab {
+        Lab::up_lab("mixed", 2, tag)
+    }
+
+    /// topologies/`dir`/`dir`.clab.yml, up and with every FRR node's `frr_peers` sessions
+    /// Established (evpnlab's wait looks at FRR nodes only).
+    pub fn up_lab(dir: &str, frr_peers: u32, tag: &str) -> Lab {
         require_root();
         let (evpnd, evpnctl) = binaries();
         let name = lab_name(tag);
-        let file = topologies_dir().join("mixed").join("mixed.clab.yml");
+        let file = topologies_dir().join(dir).join(format!("{dir}.clab.yml"));
         let guard = LabGuard::new(&name, &file);
         let f = file.to_str().expect("utf-8");
         let o = evpnlab_env(
@@ -70,6 +80,7 @@ impl Lab {
         let lab = Lab {
             name,
             file,
+            frr_peers,
             evpnd,
             evpnctl,
             _guard: guard,
@@ -79,11 +90,12 @@ impl Lab {
     }
 
     pub fn wait_established(&self) {
+        let n = self.frr_peers.to_string();
         ok(
             &self.name,
             "wait",
             &self.file,
-            &["--bgp-established", "2", "--timeout", "45"],
+            &["--bgp-established", &n, "--timeout", "45"],
         );
     }
 
@@ -210,7 +222,8 @@ impl Evpnd {
         let dir = lab.node_dir(node);
         let out = std::fs::File::create(dir.join("evpnd-restart.out")).expect("log file");
         let err = out.try_clone().expect("log file");
-        let cfg = topologies_dir().join("mixed").join(node).join("evpnd.toml");
+        // The node's config as the lab binds it: <lab dir>/<node>/evpnd.toml.
+        let cfg = lab.file.with_file_name(node).join("evpnd.toml");
         // `ip netns exec` execs evpnd itself: the child's pid is evpnd's.
         let child = Command::new("ip")
             .args(["netns", "exec", &format!("clab-{}-{node}", lab.name)])

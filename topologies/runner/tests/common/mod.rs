@@ -212,9 +212,14 @@ pub fn ping_eventually(name: &str, file: &Path, node: &str, ip: &str, timeout: D
 /// A lab host: (name, IP, MAC, VNI, leaf it hangs off).
 pub type Host = (&'static str, &'static str, &'static str, u32, &'static str);
 
-/// MAC -> VTEP of the `self extern_learn` entries on one vxlan device, sorted; only the hosts'
-/// fixed MACs (`00:00:5e:00:53:*`): a macvlan's parent also shows up under its own MAC.
-pub fn remote_macs(name: &str, file: &Path, leaf: &str, dev: &str) -> Vec<(String, String)> {
+/// The `self` entries (the VXLAN device's own, with a `dst`) of one vxlan device as
+/// (MAC, VTEP, extern_learn), in the kernel's order.
+pub fn vxlan_self_fdb(
+    name: &str,
+    file: &Path,
+    leaf: &str,
+    dev: &str,
+) -> Vec<(String, String, bool)> {
     let o = lab_exec(
         name,
         file,
@@ -223,22 +228,30 @@ pub fn remote_macs(name: &str, file: &Path, leaf: &str, dev: &str) -> Vec<(Strin
     );
     assert!(o.status.success(), "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-    let mut out: Vec<(String, String)> = v
-        .as_array()
+    v.as_array()
         .into_iter()
         .flatten()
-        .filter(|e| {
-            let f = e["flags"].as_array();
-            f.is_some_and(|f| f.iter().any(|x| x == "extern_learn"))
-                && f.is_some_and(|f| f.iter().any(|x| x == "self"))
-        })
         .filter_map(|e| {
+            let f = e["flags"].as_array()?;
+            if !f.iter().any(|x| x == "self") {
+                return None;
+            }
             Some((
                 e["mac"].as_str()?.to_string(),
                 e["dst"].as_str()?.to_string(),
+                f.iter().any(|x| x == "extern_learn"),
             ))
         })
-        .filter(|(m, _)| m.starts_with("00:00:5e:00:53:"))
+        .collect()
+}
+
+/// MAC -> VTEP of the `self extern_learn` entries on one vxlan device, sorted; only the hosts'
+/// fixed MACs (`00:00:5e:00:53:*`): a macvlan's parent also shows up under its own MAC.
+pub fn remote_macs(name: &str, file: &Path, leaf: &str, dev: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vxlan_self_fdb(name, file, leaf, dev)
+        .into_iter()
+        .filter(|(m, _, extern_learn)| *extern_learn && m.starts_with("00:00:5e:00:53:"))
+        .map(|(m, d, _)| (m, d))
         .collect();
     out.sort();
     out
