@@ -52,6 +52,10 @@ fn filter_of(cfg: &Logging, env: Option<&str>) -> Result<EnvFilter, String> {
     }
 }
 
+/// A new formatter replaces the old one whole. evpnd opens no spans: were it to, a span
+/// opened under the text formatter and still open after a switch to JSON would lack the
+/// JSON field cache that tracing-subscriber's JSON formatter expects (it panics), so a
+/// format switch would then have to wait for a restart.
 fn formatter(format: LogFormat) -> Formatter {
     let l = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
