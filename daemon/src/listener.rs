@@ -142,3 +142,49 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
         v4 => v4,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free() -> SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    }
+
+    async fn accepts(a: SocketAddr) -> bool {
+        tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(a))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    #[tokio::test]
+    async fn reconcile_is_all_or_nothing() {
+        let (tx, _rx) = mpsc::channel(8);
+        let (a1, a2) = (free(), free());
+        let mut ls = Listeners::start(&[a1], tx).unwrap();
+        assert_eq!(ls.reconcile(&[a1, a2]).unwrap(), (1, 0));
+        assert!(accepts(a1).await && accepts(a2).await);
+
+        // One address that cannot bind: nothing changes (a1 is not closed).
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = held.local_addr().unwrap();
+        assert!(ls.reconcile(&[a2, busy]).is_err());
+        assert_eq!(ls.sockets().len(), 2);
+        assert!(accepts(a1).await && accepts(a2).await);
+
+        assert_eq!(ls.reconcile(&[a2]).unwrap(), (0, 1));
+        assert_eq!(ls.sockets().len(), 1);
+        // The aborted accept task drops its handle of the socket on its next poll.
+        let mut closed = false;
+        for _ in 0..50 {
+            if !accepts(a1).await {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(closed, "removed listener still accepts");
+        assert!(accepts(a2).await);
+    }
+}
