@@ -17,7 +17,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -29,35 +29,8 @@ const STALE1: &str = "00:00:5e:00:53:71";
 const STALE2: &str = "00:00:5e:00:53:72";
 const HELPER_IP: &str = "127.0.0.73";
 
-/// The test's network namespace, deleted when dropped (pass or fail).
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
-fn run(ns: &str, args: &[&str]) -> Output {
-    let o = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .expect("ip netns exec");
-    assert!(o.status.success(), "{args:?}: {o:?}");
-    o
-}
-
 fn netns() -> Netns {
-    require("ip");
-    let name = format!("evt-gr-{}", std::process::id());
-    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-    let o = Command::new("ip")
-        .args(["netns", "add", &name])
-        .output()
-        .expect("ip netns add");
-    assert!(o.status.success(), "ip netns add (needs root): {o:?}");
-    let ns = Netns(name);
+    let ns = Netns::new(&format!("evt-gr-{}", std::process::id()));
     for c in [
         "ip link set lo up",
         "ip addr add 10.0.0.72/32 dev lo",
@@ -67,14 +40,14 @@ fn netns() -> Netns {
         "ip link set br100 up",
         "ip link set vxlan100 up",
     ] {
-        run(&ns.0, &c.split(' ').collect::<Vec<_>>());
+        ns.sh(c);
     }
     ns
 }
 
 /// A row evpnd owns, as a previous run would have left it.
 fn add_owned(ns: &str, mac: &str) {
-    run(
+    ns_run(
         ns,
         &[
             "bridge",
@@ -92,7 +65,7 @@ fn add_owned(ns: &str, mac: &str) {
 }
 
 fn has_mac(ns: &str, mac: &str) -> bool {
-    let o = run(ns, &["bridge", "fdb", "show", "dev", "vxlan100"]);
+    let o = ns_run(ns, &["bridge", "fdb", "show", "dev", "vxlan100"]);
     String::from_utf8_lossy(&o.stdout).contains(mac)
 }
 
@@ -186,47 +159,13 @@ impl Frr {
     }
 }
 
-fn start_evpnd(dir: &Path, name: &str, ns: &str, text: &str) -> Proc {
-    let own = dir.join(name);
-    std::fs::create_dir_all(&own).unwrap();
-    let config = own.join("evpnd.toml");
-    std::fs::write(&config, text).unwrap();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(own.join("evpnd.log"))
-        .unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, bin("evpnd"), "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start evpnd");
-    Proc {
-        child,
-        dir: dir.join(format!("{name}-proc")),
-    }
-}
-
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("e/evpnd.log")).unwrap_or_default()
 }
 
-fn ctl(dir: &Path, name: &str, args: &[&str]) -> Value {
-    let out = Command::new(bin("evpnctl"))
-        .arg("--socket")
-        .arg(dir.join(name).join("evpnd.sock"))
-        .args(args)
-        .output()
-        .expect("run evpnctl");
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
 /// Routes the helper holds from the restarting evpnd: (count, any stale).
 fn helper_routes(dir: &Path) -> (usize, bool) {
-    let v = ctl(dir, "h", &["show", "routes", "-j"]);
+    let v = ctl_json(dir, "h", &["show", "routes", "-j"]);
     let a = v.as_array().cloned().unwrap_or_default();
     let stale = a.iter().any(|r| r["stale"] == true);
     (a.len(), stale)
@@ -234,7 +173,7 @@ fn helper_routes(dir: &Path) -> (usize, bool) {
 
 /// R and F(L2VPN EVPN) of the restarting evpnd's OPEN, as the helper negotiated them.
 fn helper_sees_r_and_f(dir: &Path) -> (bool, bool, Value) {
-    let v = ctl(dir, "h", &["show", "peer", EVPND_IP, "-j"]);
+    let v = ctl_json(dir, "h", &["show", "peer", EVPND_IP, "-j"]);
     let gr = v["session"]["negotiated"]["graceful_restart"].clone();
     let r = gr["restart_state"] == true;
     let f = gr["preserved"].as_array().is_some_and(|p| !p.is_empty());
@@ -273,7 +212,7 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
 
     // A previous run left a row: evpnd starts as a restarting speaker.
     add_owned(&ns.0, STALE1);
-    let mut e = start_evpnd(&dir, "e", &ns.0, &text);
+    let mut e = start_evpnd_in(&dir, "e", &ns.0, &text);
     assert!(
         wait_until(Duration::from_secs(30), || frr.received() > 0),
         "FRR got no route from evpnd: {}\n{}",
@@ -288,7 +227,7 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
         "stale row removed before every End-of-RIB"
     );
     assert!(!log(&dir).contains("graceful restart over"));
-    let _h = start_evpnd(&dir, "h", &ns.0, &helper);
+    let _h = start_evpnd_in(&dir, "h", &ns.0, &helper);
     assert!(
         wait_until(Duration::from_secs(30), || helper_routes(&dir).0 > 0),
         "helper got no route from evpnd: {:?}\n{}",
@@ -320,11 +259,11 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
         wait_until(Duration::from_secs(15), || helper_routes(&dir)
             == (count, true)),
         "helper did not keep evpnd's routes as stale: {:?}",
-        ctl(&dir, "h", &["show", "routes", "-j"])
+        ctl_json(&dir, "h", &["show", "routes", "-j"])
     );
 
     // Restart: R and F again, routes refreshed (no longer stale), never withdrawn.
-    e = start_evpnd(&dir, "e", &ns.0, &text);
+    e = start_evpnd_in(&dir, "e", &ns.0, &text);
     let mut min = usize::MAX;
     let ok = wait_until(Duration::from_secs(30), || {
         let (c, stale) = helper_routes(&dir);

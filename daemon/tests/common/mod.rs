@@ -333,3 +333,79 @@ pub fn spawn_gobgpd(conf: &Path, api: u16, state: PathBuf, listen: SocketAddr) -
     wait_listening(listen);
     p
 }
+
+/// A network namespace of the test's own (root only), deleted when dropped (pass or fail).
+pub struct Netns(pub String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+impl Netns {
+    /// Creates `name` (removing a leftover of an earlier run of the same test first).
+    pub fn new(name: &str) -> Self {
+        require("ip");
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        let o = Command::new("ip")
+            .args(["netns", "add", name])
+            .output()
+            .expect("ip netns add");
+        assert!(o.status.success(), "ip netns add (needs root): {o:?}");
+        Self(name.to_string())
+    }
+
+    /// Runs a space-separated command line inside; fails the test if it fails.
+    pub fn sh(&self, cmd: &str) -> Output {
+        ns_run(&self.0, &cmd.split(' ').collect::<Vec<_>>())
+    }
+}
+
+/// Runs `args` inside namespace `ns`; fails the test if the command fails.
+pub fn ns_run(ns: &str, args: &[&str]) -> Output {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .expect("ip netns exec");
+    assert!(o.status.success(), "{args:?}: {o:?}");
+    o
+}
+
+/// Starts evpnd inside `ns` with `text` as config in `dir/name/evpnd.toml`; its log is
+/// appended to `dir/name/evpnd.log` (a restart keeps the earlier lines).
+pub fn start_evpnd_in(dir: &Path, name: &str, ns: &str, text: &str) -> Proc {
+    let own = dir.join(name);
+    std::fs::create_dir_all(&own).expect("instance dir");
+    let config = own.join("evpnd.toml");
+    std::fs::write(&config, text).expect("write config");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(own.join("evpnd.log"))
+        .expect("log file");
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, bin("evpnd"), "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start evpnd");
+    Proc {
+        child,
+        dir: dir.join(format!("{name}-proc")),
+    }
+}
+
+/// `evpnctl --socket dir/name/evpnd.sock ARGS` as JSON (Null when it gave none).
+pub fn ctl_json(dir: &Path, name: &str, args: &[&str]) -> Value {
+    let out = Command::new(bin("evpnctl"))
+        .arg("--socket")
+        .arg(dir.join(name).join("evpnd.sock"))
+        .args(args)
+        .output()
+        .expect("run evpnctl");
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
