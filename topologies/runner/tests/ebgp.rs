@@ -190,7 +190,10 @@ fn rib_problems(
         }
         for (ty, mac, originator, vni) in want {
             let rt = format!("{}:{vni}", asn(leaf));
-            let what = format!("{leaf}'s type-{ty} {mac:?}{originator:?} RT {rt}");
+            let what = format!(
+                "{leaf}'s type-{ty} {} RT {rt}",
+                mac.or(originator).unwrap_or_default()
+            );
             let found: Vec<&Route> = routes
                 .iter()
                 .filter(|r| {
