@@ -119,3 +119,41 @@ fn evpnd_nodes_bind_configs_that_fit_them() {
     }
     assert!(checked >= 2, "only {checked} evpnd nodes found in {labs:?}");
 }
+
+/// The containerlab side: every evpnd node names the image the repository's Dockerfile builds
+/// (its header gives the `docker build -t` tag) and binds its config where that image's
+/// entrypoint reads it, so `containerlab deploy` starts the same evpnd evpnlab starts.
+#[test]
+fn evpnd_nodes_match_the_dockerfile() {
+    let dockerfile = topologies_dir().join("..").join("Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile)
+        .unwrap_or_else(|e| panic!("{}: {e}", dockerfile.display()));
+    let tag = text
+        .lines()
+        .find_map(|l| l.trim_start_matches('#').trim().strip_prefix("docker build -t "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("Dockerfile header names no `docker build -t TAG` command");
+    let entry = text
+        .lines()
+        .find(|l| l.starts_with("ENTRYPOINT"))
+        .expect("Dockerfile has no ENTRYPOINT");
+    let config_path = "/etc/evpnd/evpnd.toml";
+    assert!(
+        entry.contains(&format!("\"--config\", \"{config_path}\"")),
+        "ENTRYPOINT does not read {config_path}: {entry}"
+    );
+    let mut checked = 0;
+    for f in files(&|n| n.ends_with(".clab.yml")) {
+        let t = Topology::load(&f, None).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for n in t.nodes.iter().filter(|n| n.role == Role::Evpnd) {
+            let what = format!("{} node {}", f.display(), n.name);
+            assert_eq!(n.image, tag, "{what}: image is not the Dockerfile's tag");
+            assert!(
+                n.binds.iter().any(|b| b.container == config_path),
+                "{what}: binds no file to {config_path}, where the image's evpnd reads it"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "only {checked} evpnd nodes checked");
+}
