@@ -121,9 +121,9 @@ pub struct PeerSettings {
     pub ipv4_unicast: Option<bool>,
     /// Minimum seconds between runs of advertisements to the peer (RFC 4271 9.2.1.1,
     /// FRR's `advertisement-interval`), 0..=600; churn within it is sent once, as its
-    /// latest state. Withdrawals are never held. Default 0 for iBGP and eBGP (FRR's
-    /// datacenter profile; its traditional profile uses 30 s on eBGP). A reload changes
-    /// it without resetting the session.
+    /// latest state. Withdrawals are never held. Default 0 for iBGP and eBGP, as current
+    /// FRR (bgpd.h BGP_DEFAULT_{E,I}BGP_ROUTEADV, in every profile); Quagga, older FRR
+    /// and Cisco use 30 s eBGP / 5 s iBGP. A reload changes it without a session reset.
     pub advertisement_interval: Option<u16>,
 }
 
