@@ -635,6 +635,7 @@ impl Core {
                 }
                 // Only what the RIB applies to the running session changed: no reset.
                 Some(s) if s != h.settings && s.same_session(&h.settings) => {
+                    info!(peer = %addr, advertisement_interval = s.advertisement_interval, "advertisement interval changed; session kept");
                     self.rib
                         .set_advertisement_interval(addr, s.advertisement_interval);
                     if let Some(h) = self.peers.get_mut(&addr) {

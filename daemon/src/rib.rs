@@ -226,7 +226,7 @@ impl SpeakerRib {
                     .min()
             })
             .min()
-            .map(|ms| self.epoch + std::time::Duration::from_millis(ms))
+            .and_then(|ms| self.epoch.checked_add(std::time::Duration::from_millis(ms)))
     }
 
     /// Our own EVPN routes into the Loc-RIB (peer LOCAL); peers get them through
