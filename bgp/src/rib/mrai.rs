@@ -3,21 +3,22 @@
 //! advertisement-interval N`).
 //!
 //! ```text
-//!            drain while the gate is open                      drain while it is closed
-//!  dirty ──► advertisements packed and sent ──► run over:   dirty ──► withdrawals sent
-//!            (a "run" lasts until nothing is   last_run=now           at once; advertisements
-//!             dirty; the initial table dump                           go to `held` (a set: a
-//!             after Established is one run)                           key churned 10 times is
-//!                                                                      held once)
-//!  gate open  <=>  interval = 0, or no run yet, or now >= last_run + interval
-//!  when it opens, `held` is looked at again from the Adj-RIB-Out state: what the peer
-//!  should have NOW is sent (latest attributes; a route added and withdrawn meanwhile:
-//!  nothing).
+//!  gate open  <=>  interval = 0, or no advertising run yet, or now >= last_run + interval
+//!
+//!  drain, gate open:    dirty ──► withdrawals and advertisements sent, packed; a "run"
+//!                                 lasts until nothing is dirty (the initial table dump
+//!                                 after Established is one run); a run that advertised
+//!                                 sets last_run = its end
+//!  drain, gate closed:  dirty ──► withdrawals sent at once; advertisements go to `held`
+//!                                 (a set: a key churned 10 times is held once)
+//!  gate opens:          held ──► dirty, looked at again from the Adj-RIB-Out state: the
+//!                                 peer gets what it should have NOW (latest attributes;
+//!                                 a route added and withdrawn meanwhile: nothing)
 //! ```
 //!
-//! Withdrawals are never held (RFC 4271 9.2.1.1 applies the interval to advertisements;
-//! FRR sends withdrawals at once too). No jitter is applied (FRR applies none either).
-//! Time is the caller's (`Rib::set_clock_ms`); the RIB never reads a clock.
+//! Withdrawals are never held: RFC 1771 exempted them "to avoid long-lived black holes",
+//! and draft-ietf-idr-mrai-dep allows it again (RFC 4271's wording counts them). No jitter
+//! is applied. Time is the caller's (`Rib::set_clock_ms`); the RIB never reads a clock.
 
 /// The interval's state for one peer and family.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
