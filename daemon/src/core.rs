@@ -1,7 +1,7 @@
 //! The core task: owns the peers (their tasks and settings), the RIB (`rib.rs` around
 //! `bgp::rib`) and answers the control API. Every input is a message into this one loop:
 //! accepted connections, peer events, control requests, reload, shutdown, and the
-//! graceful-restart timers of the RIB.
+//! graceful-restart and minimum-advertisement-interval timers of the RIB.
 //!
 //! EVPN (`evpnglue.rs`): every path that changes the Loc-RIB (UPDATEs, sessions down,
 //! peers removed, restart timers) hands its EVPN changes to the service; kernel state
@@ -221,7 +221,15 @@ impl Core {
         loop {
             let restart_at = self.rib.next_restart_deadline();
             let own_restart_at = self.restart.deadline();
+            // Held advertisements may go: the flush at the end of the turn sends them.
+            let advertise_at = self.rib.next_advertisement();
             tokio::select! {
+                _ = async {
+                    match advertise_at {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 _ = async {
                     match own_restart_at {
                         Some(t) => tokio::time::sleep_until(t).await,
@@ -437,6 +445,11 @@ impl Core {
                     return;
                 };
                 let local_as = self.config.file.global.asn;
+                // The core's copy: a reload changes it without a session reset.
+                let advertisement_interval = self
+                    .peers
+                    .get(&address)
+                    .map_or(0, |h| h.settings.advertisement_interval);
                 tokio::spawn(async move {
                     let r = match wait(rx).await {
                         Some(v) => Response::data(PeerDetail {
@@ -445,6 +458,7 @@ impl Core {
                             port: v.settings.remote.port(),
                             local_as,
                             password: v.settings.password.is_some(),
+                            advertisement_interval,
                             session: v.status,
                         }),
                         None => Response::error(format!("peer {address} did not answer")),
@@ -639,6 +653,16 @@ impl Core {
                     let ch = self.rib.removed(addr);
                     self.evpn_changes(ch);
                     removed += 1;
+                }
+                // Only what the RIB applies to the running session changed: no reset.
+                Some(s) if s != h.settings && s.same_session(&h.settings) => {
+                    info!(peer = %addr, advertisement_interval = s.advertisement_interval, "advertisement interval changed; session kept");
+                    self.rib
+                        .set_advertisement_interval(addr, s.advertisement_interval);
+                    if let Some(h) = self.peers.get_mut(&addr) {
+                        h.settings = s;
+                    }
+                    changed += 1;
                 }
                 Some(s) if s != h.settings && s.session.validate().is_err() => {
                     error!(peer = %addr, "new settings invalid for the session; peer left as it was");

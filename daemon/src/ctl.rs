@@ -198,6 +198,12 @@ pub fn render_peer(d: &PeerDetail) -> String {
         let _ = writeln!(o, "  Last read {}, last write {}", duration(r), duration(w));
     }
     let _ = writeln!(o, "  TCP MD5 password: {}", yes(d.password));
+    // FRR's wording.
+    let _ = writeln!(
+        o,
+        "  Minimum time between advertisement runs is {} seconds",
+        d.advertisement_interval
+    );
     if let Some(n) = &s.negotiated {
         let _ = writeln!(
             o,

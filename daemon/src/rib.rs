@@ -87,6 +87,7 @@ impl SpeakerRib {
         pc.local_address = local.or(s.local);
         pc.rr_client = s.rr_client;
         pc.next_hop_self = s.next_hop_self;
+        pc.advertisement_interval = u32::from(s.advertisement_interval);
         pc.opts = n.codec;
         let id = match self.ids.get(&addr) {
             Some(&id) => {
@@ -118,6 +119,20 @@ impl SpeakerRib {
                 ready: true,
             },
         );
+    }
+
+    /// A reload changed the peer's advertisement interval: applies to the running
+    /// session (what it holds goes when the new interval allows).
+    pub fn set_advertisement_interval(&mut self, addr: IpAddr, secs: u16) {
+        let Some(&id) = self.ids.get(&addr) else {
+            return;
+        };
+        if let Ok(mut pc) = self.rib.peer_config(id).cloned() {
+            pc.advertisement_interval = u32::from(secs);
+            if let Err(e) = self.rib.set_peer(id, pc) {
+                warn!(peer = %addr, error = %e, "RIB: cannot update the peer");
+            }
+        }
     }
 
     /// The session left Established: withdraw its routes, or keep them stale (GR).
@@ -196,16 +211,38 @@ impl SpeakerRib {
         }
     }
 
-    /// Our own EVPN routes into the Loc-RIB (peer LOCAL); peers get them through
-    /// their Adj-RIB-Out.
     /// Seconds since this RIB was made: the clock stamped on received paths.
     fn clock(&self) -> u32 {
         u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
+    /// Hands the RIB the time (route ages, advertisement intervals).
+    fn set_clock(&mut self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.rib.set_clock_ms(ms);
+    }
+
+    /// The earliest time a peer that can take a batch has advertisements held by its
+    /// minimum advertisement interval that may then go (`outgoing` sends them).
+    pub fn next_advertisement(&self) -> Option<Instant> {
+        self.up
+            .iter()
+            .filter(|(_, up)| up.ready)
+            .filter_map(|(addr, up)| {
+                let id = *self.ids.get(addr)?;
+                up.families
+                    .iter()
+                    .filter_map(|f| self.rib.advertisement_due(id, *f))
+                    .min()
+            })
+            .min()
+            .and_then(|ms| self.epoch.checked_add(std::time::Duration::from_millis(ms)))
+    }
+
+    /// Our own EVPN routes into the Loc-RIB (peer LOCAL); peers get them through
+    /// their Adj-RIB-Out.
     pub fn originate(&mut self, routes: &[evpn::EvpnRoute]) -> Vec<rib::Change<EvpnRouteKey>> {
-        let now = self.clock();
-        self.rib.set_clock(now);
+        self.set_clock();
         let mut out = Vec::new();
         for r in routes {
             let attrs = rib::PathAttrs {
@@ -238,8 +275,7 @@ impl SpeakerRib {
     /// Loc-RIB changes for the EVPN service, and the Adj-RIB-In sizes per family for
     /// max-prefix.
     pub fn update(&mut self, addr: IpAddr, u: &Update) -> Option<rib::Changes> {
-        let now = self.clock();
-        self.rib.set_clock(now);
+        self.set_clock();
         let id = *self.ids.get(&addr)?;
         if let Some(f) = u.is_end_of_rib() {
             return self.rib.sweep_stale(id, f).ok();
@@ -281,6 +317,8 @@ impl SpeakerRib {
 
     /// The next batch for every peer that has none in flight and something pending.
     pub fn outgoing(&mut self) -> Vec<(IpAddr, Outgoing)> {
+        // Held advertisements whose interval ran out count as pending from now.
+        self.set_clock();
         let mut out = Vec::new();
         for (addr, up) in self.up.iter_mut() {
             if !up.ready {

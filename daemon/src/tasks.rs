@@ -10,6 +10,7 @@
 //!        v                            v                               v (mpsc 64)
 //!   +-----------------------------------------------------------------------------+
 //!   | core task (core.rs): peers by address, bgp::rib (rib.rs), GR restart timers, |
+//!   | the next end of a peer's advertisement interval (held routes then go out),  |
 //!   | config + reload, listen ranges -> dynamic peers, control answers             |
 //!   +-----------------------------------------------------------------------------+
 //!        | PeerCmd (unbounded:               ^ PeerEvent (mpsc 1024, bounded:

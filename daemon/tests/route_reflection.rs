@@ -17,100 +17,14 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use common::gobgp::Gobgpd;
 use common::*;
 use serde_json::Value;
 
 fn ip(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, last)
-}
-
-/// A passive gobgpd on `me`:`port` in AS `asn`, with one eBGP neighbour `peer` in AS 65000.
-struct Gobgpd {
-    _proc: Proc,
-    api: u16,
-    port: u16,
-}
-
-impl Gobgpd {
-    fn start(dir: &Path, name: &str, me: Ipv4Addr, asn: u32, peer: Ipv4Addr) -> Self {
-        require("gobgpd");
-        require("gobgp");
-        let (port, api) = (free_port(me), free_port(Ipv4Addr::LOCALHOST));
-        let conf = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            &conf,
-            format!(
-                r#"[global.config]
-  as = {asn}
-  router-id = "10.0.0.{last}"
-  port = {port}
-  local-address-list = ["{me}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{peer}"
-    peer-as = 65000
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l2vpn-evpn"
-"#,
-                last = me.octets()[3]
-            ),
-        )
-        .expect("write gobgpd config");
-        Self {
-            _proc: spawn_gobgpd(
-                &conf,
-                api,
-                dir.join(format!("{name}-state")),
-                SocketAddr::from((me, port)),
-            ),
-            api,
-            port,
-        }
-    }
-
-    fn cli(&self, args: &[&str]) {
-        let out = Command::new("gobgp")
-            .args(["-p", &self.api.to_string(), "-u", "127.0.0.1"])
-            .args(args)
-            .output()
-            .expect("gobgp CLI");
-        assert!(out.status.success(), "gobgp {args:?}: {out:?}");
-    }
-
-    /// Adds (`op` = "add") or withdraws ("del") a type-2 MAC route with VTEP `vtep`.
-    fn mac_route(&self, op: &str, mac: &str, vtep: &str, rt: &str) {
-        self.cli(&[
-            "global",
-            "rib",
-            "-a",
-            "evpn",
-            op,
-            "macadv",
-            mac,
-            "0.0.0.0",
-            "etag",
-            "0",
-            "label",
-            "100",
-            "rd",
-            &format!("{vtep}:100"),
-            "rt",
-            rt,
-            "encap",
-            "vxlan",
-            "nexthop",
-            vtep,
-        ]);
-    }
 }
 
 /// FRR bgpd (AS 65000, router id `rid`) on `me`: iBGP client of the RR at `rr`
@@ -176,16 +90,6 @@ fn collect_paths(v: &Value, out: &mut Vec<Value>) {
         Value::Array(a) => a.iter().for_each(|x| collect_paths(x, out)),
         _ => {}
     }
-}
-
-fn evpnd_routes(e: &Evpnd, mac: &str) -> Vec<Value> {
-    // A failed query fails the test: an empty answer must not pass for a withdrawal.
-    let out = e.ctl(&["show", "routes", "-j", "--mac", mac]);
-    assert!(out.status.success(), "evpnctl show routes: {out:?}");
-    serde_json::from_slice::<Value>(&out.stdout)
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_else(|| panic!("evpnctl gave no JSON array: {out:?}"))
 }
 
 #[test]
@@ -270,13 +174,12 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
 
     // evpnd client <- RR <- FRR client.
     assert!(
-        wait_until(Duration::from_secs(15), || !evpnd_routes(&client, mac_f)
-            .is_empty()),
+        wait_until(Duration::from_secs(15), || !client.routes(mac_f).is_empty()),
         "evpnd client did not get FRR's route: rr has {:?}\nFRR has {:?}",
-        evpnd_routes(&rr_d, mac_f),
+        rr_d.routes(mac_f),
         frr.paths_for(mac_f)
     );
-    let got = evpnd_routes(&client, mac_f);
+    let got = client.routes(mac_f);
     assert_eq!(got.len(), 1, "{got:?}");
     let r = &got[0];
     assert_eq!(r["peer"], a(1), "{r}");
@@ -292,7 +195,7 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     assert!(
         wait_until(Duration::from_secs(15), || !frr.paths_for(mac_e).is_empty()),
         "FRR did not get the evpnd client's route: rr has {:?}",
-        evpnd_routes(&rr_d, mac_e)
+        rr_d.routes(mac_e)
     );
     let paths = frr.paths_for(mac_e);
     assert_eq!(paths.len(), 1, "{paths:?}");
@@ -309,7 +212,7 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
 
     // The RR learned each route from the client only, once.
     for (mac, from) in [(mac_e, a(2)), (mac_f, a(3))] {
-        let at_rr = evpnd_routes(&rr_d, mac);
+        let at_rr = rr_d.routes(mac);
         assert_eq!(at_rr.len(), 1, "{at_rr:?}");
         assert_eq!(at_rr[0]["peer"], from, "{at_rr:?}");
         // A client's own route as learned: no RR attributes yet.
@@ -321,7 +224,7 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     // neither got it back from the RR nor installed such a copy as a second path. Give
     // a reflected echo time to arrive first.
     std::thread::sleep(Duration::from_secs(2));
-    let own_e = evpnd_routes(&client, mac_e);
+    let own_e = client.routes(mac_e);
     assert_eq!(
         own_e.len(),
         1,
@@ -341,10 +244,9 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     // Withdrawals, each way through the RR.
     gobgp_b.mac_route("del", mac_f, vtep_f, "65000:100");
     assert!(
-        wait_until(Duration::from_secs(15), || evpnd_routes(&client, mac_f)
-            .is_empty()),
+        wait_until(Duration::from_secs(15), || client.routes(mac_f).is_empty()),
         "FRR's withdrawal did not reach the evpnd client: {:?}",
-        evpnd_routes(&client, mac_f)
+        client.routes(mac_f)
     );
     gobgp_a.mac_route("del", mac_e, vtep_e, "65000:100");
     assert!(
@@ -352,8 +254,8 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
         "the evpnd client's withdrawal did not reach FRR: {:?}",
         frr.paths_for(mac_e)
     );
-    assert!(evpnd_routes(&rr_d, mac_e).is_empty());
-    assert!(evpnd_routes(&rr_d, mac_f).is_empty());
+    assert!(rr_d.routes(mac_e).is_empty());
+    assert!(rr_d.routes(mac_f).is_empty());
     eprintln!("route reflection test took {:?}", started.elapsed());
 }
 

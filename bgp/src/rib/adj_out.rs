@@ -8,6 +8,10 @@
 //! (at most one per route in the table); churn on one key while it waits costs nothing, and
 //! what it is finally sent is the latest state.
 //!
+//! With a minimum advertisement interval (`PeerConfig::advertisement_interval`, see
+//! `mrai.rs`), advertisements found while the interval runs wait in a second set (`held`)
+//! and are looked at again when it ends; withdrawals still go at once.
+//!
 //! Export rules ([`export_attrs`]):
 //! - never back to the peer the route came from (split horizon);
 //! - NO_ADVERTISE: to nobody; NO_EXPORT: not to eBGP (RFC 1997);
@@ -28,6 +32,7 @@ use hashbrown::{HashMap, HashSet};
 use super::attrs::PathAttrs;
 use super::family::RouteKey;
 use super::intern::Id;
+use super::mrai::Mrai;
 use super::peer::{PeerConfig, PeerId, RibConfig, LOCAL};
 use super::table::Path;
 use super::{Core, FamilyRib, RibError};
@@ -43,6 +48,9 @@ pub struct AdjOut<K> {
     /// Keys taken from `dirty` whose UPDATE would have been a part-filled last message of
     /// its group; looked at first next time (so they lead their group: never starved).
     pub(crate) deferred: Vec<K>,
+    /// Keys whose advertisement waits for the minimum advertisement interval to end.
+    pub(crate) held: HashSet<K>,
+    pub(crate) mrai: Mrai,
 }
 
 impl<K> Default for AdjOut<K> {
@@ -52,14 +60,27 @@ impl<K> Default for AdjOut<K> {
             sent: HashMap::new(),
             dirty: HashSet::new(),
             deferred: Vec::new(),
+            held: HashSet::new(),
+            mrai: Mrai::default(),
         }
     }
 }
 
 impl<K: RouteKey> AdjOut<K> {
-    /// Keys waiting to be looked at.
+    /// Keys waiting to be looked at (not counting those held by the advertisement
+    /// interval: see [`AdjOut::held`]).
     pub fn pending(&self) -> usize {
         self.dirty.len() + self.deferred.len()
+    }
+
+    /// Keys whose advertisement waits for the minimum advertisement interval.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The interval's state.
+    pub fn mrai(&self) -> &Mrai {
+        &self.mrai
     }
 
     /// Routes the peer currently has from us.
@@ -167,6 +188,19 @@ pub(crate) fn drain<K: RouteKey>(
     // make full messages.
     let per_msg = (d.opts.max_len() / 40).max(1);
     let budget = max_messages.saturating_mul(per_msg).max(KEYS_PER_DRAIN);
+    // The minimum advertisement interval: once it has run out, what it held is looked at
+    // again (as the Adj-RIB-Out is state, that is the latest version of each route).
+    let interval_ms = u64::from(d.advertisement_interval).saturating_mul(1000);
+    let now = core.now_ms;
+    let open = out.mrai.is_open(now, interval_ms);
+    if open && !out.held.is_empty() {
+        let held = std::mem::take(&mut out.held);
+        if out.dirty.is_empty() {
+            out.dirty = held;
+        } else {
+            out.dirty.extend(held);
+        }
+    }
     let mut keys: Vec<K> = std::mem::take(&mut out.deferred);
     let more = budget.saturating_sub(keys.len());
     // A deferred key that changed again is dirty too: look at it once.
@@ -219,6 +253,10 @@ pub(crate) fn drain<K: RouteKey>(
         match (out.sent.get(&k), want) {
             (None, None) => {}
             (Some(h), Some(w)) if same_advert(h, &w) => {}
+            // Interval running: the advertisement waits; a withdrawal below does not.
+            (_, Some(_)) if !open => {
+                out.held.insert(k);
+            }
             (_, Some(w)) => {
                 let g = *group_of.entry(w.attrs).or_insert_with(|| {
                     groups.push((w.attrs, Vec::new()));
@@ -245,6 +283,9 @@ pub(crate) fn drain<K: RouteKey>(
                     out.deferred.extend(wait.iter().map(|(k, _)| *k));
                     m.pop();
                     routes = send;
+                }
+                if !routes.is_empty() {
+                    out.mrai.advertised();
                 }
                 updates.extend(m);
                 for (k, w) in routes {
@@ -290,6 +331,9 @@ pub(crate) fn drain<K: RouteKey>(
     if out.dirty.is_empty() {
         // A full-table burst leaves a big empty set behind: give the memory back.
         out.dirty = HashSet::new();
+        if out.deferred.is_empty() {
+            out.mrai.run_done(now);
+        }
     }
     msgs.extend(updates);
     if let Ok(p) = core.peer_mut(peer) {

@@ -15,6 +15,8 @@
 //!                                              │
 //!  Rib::drain(q, family, n) ◄──────────────────┘ adj_out.rs: export rules, diff against
 //!       └─► packed UPDATEs (withdrawals first)              what q was sent, pack
+//!                                                   (mrai.rs: advertisements wait for
+//!                                                    q's minimum interval, if it has one)
 //! ```
 //!
 //! Memory per EVPN route from one peer (measured by `benches/rib.rs` and
@@ -31,6 +33,7 @@ mod index;
 pub mod intern;
 pub mod loc;
 pub mod loops;
+pub mod mrai;
 pub mod peer;
 pub mod table;
 
@@ -79,6 +82,8 @@ pub struct Core {
     pub(crate) attrs: Interner<PathAttrs>,
     /// The caller's clock in seconds (sans-IO: the RIB never reads time itself).
     pub(crate) clock: u32,
+    /// The same clock in milliseconds (minimum advertisement intervals).
+    pub(crate) now_ms: u64,
 }
 
 impl Core {
@@ -170,6 +175,7 @@ impl Rib {
                 cfg,
                 attrs: Interner::default(),
                 clock: 0,
+                now_ms: 0,
             },
             evpn: FamilyRib::default(),
             ipv4: FamilyRib::default(),
@@ -184,6 +190,14 @@ impl Rib {
     /// `Path::since` tells a route's age. The caller owns time; the RIB never reads it.
     pub fn set_clock(&mut self, secs: u32) {
         self.core.clock = secs;
+        self.core.now_ms = u64::from(secs) * 1000;
+    }
+
+    /// [`Rib::set_clock`] in milliseconds: route ages keep whole seconds, minimum
+    /// advertisement intervals (`PeerConfig::advertisement_interval`) use the milliseconds.
+    pub fn set_clock_ms(&mut self, ms: u64) {
+        self.core.clock = u32::try_from(ms / 1000).unwrap_or(u32::MAX);
+        self.core.now_ms = ms;
     }
 
     /// Registers a peer at the first free index (never [`LOCAL`]).
@@ -383,7 +397,8 @@ impl Rib {
 
     /// Up to about `max_messages` packed UPDATEs for `peer` in `family` (withdrawals
     /// first), sized to the peer's negotiated maximum message length. Call again while
-    /// [`Rib::pending`] is non-zero.
+    /// [`Rib::pending`] is non-zero. While the peer's minimum advertisement interval runs
+    /// (time from [`Rib::set_clock_ms`]), only withdrawals go; advertisements are held.
     pub fn drain(
         &mut self,
         peer: PeerId,
@@ -401,15 +416,47 @@ impl Rib {
         }
     }
 
-    /// Keys waiting to be drained for `peer` in `family`.
+    /// Keys waiting to be drained for `peer` in `family` now: the dirty ones, and those
+    /// held by its minimum advertisement interval once that has run out (see
+    /// [`Rib::advertisement_due`] for when).
     pub fn pending(&self, peer: PeerId, family: AfiSafi) -> usize {
         match family {
-            AfiSafi::L2VPN_EVPN => self
-                .adj_out::<EvpnRouteKey>(peer)
-                .map_or(0, AdjOut::pending),
-            AfiSafi::IPV4_UNICAST => self.adj_out::<Ipv4Prefix>(peer).map_or(0, AdjOut::pending),
+            AfiSafi::L2VPN_EVPN => self.pending_in::<EvpnRouteKey>(peer),
+            AfiSafi::IPV4_UNICAST => self.pending_in::<Ipv4Prefix>(peer),
             _ => 0,
         }
+    }
+
+    fn pending_in<K: Family>(&self, peer: PeerId) -> usize {
+        let Some(out) = self.adj_out::<K>(peer) else {
+            return 0;
+        };
+        let due = self
+            .interval_ms(peer)
+            .is_some_and(|i| out.mrai.is_open(self.core.now_ms, i));
+        out.pending() + if due { out.held() } else { 0 }
+    }
+
+    fn interval_ms(&self, peer: PeerId) -> Option<u64> {
+        let p = self.core.peer(peer).ok()?;
+        Some(u64::from(p.cfg.advertisement_interval).saturating_mul(1000))
+    }
+
+    /// When (ms on the caller's clock) the advertisements held for `peer` in `family` by
+    /// its minimum advertisement interval may go: `None` when none are held. At or after
+    /// that time [`Rib::pending`] counts them and [`Rib::drain`] sends them.
+    pub fn advertisement_due(&self, peer: PeerId, family: AfiSafi) -> Option<u64> {
+        match family {
+            AfiSafi::L2VPN_EVPN => self.due_in::<EvpnRouteKey>(peer),
+            AfiSafi::IPV4_UNICAST => self.due_in::<Ipv4Prefix>(peer),
+            _ => None,
+        }
+    }
+
+    fn due_in<K: Family>(&self, peer: PeerId) -> Option<u64> {
+        let out = self.adj_out::<K>(peer).filter(|o| o.held() > 0)?;
+        let interval = self.interval_ms(peer)?;
+        Some(out.mrai.opens_at(interval).unwrap_or(self.core.now_ms))
     }
 
     /// Routes held from `peer` in `family` (its Adj-RIB-In size), for max-prefix.

@@ -59,6 +59,11 @@ pub struct PeerConfig {
     pub max_prefix: Option<u32>,
     /// Negotiated codec options (4-octet AS, extended message) for this session.
     pub opts: DecodeOptions,
+    /// Minimum seconds between runs of advertisements to this peer (RFC 4271 9.2.1.1
+    /// MinRouteAdvertisementIntervalTimer; FRR `advertisement-interval`); 0 = none.
+    /// Withdrawals, the initial advertisement and End-of-RIB are never held.
+    #[serde(default)]
+    pub advertisement_interval: u32,
 }
 
 impl PeerConfig {
@@ -73,6 +78,7 @@ impl PeerConfig {
             allowas_in: 0,
             max_prefix: None,
             opts: DecodeOptions::default(),
+            advertisement_interval: 0,
         }
     }
 }

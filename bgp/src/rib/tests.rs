@@ -791,3 +791,5 @@ fn deferred_tail_keys_that_change_again_are_sent_once_and_last_version_wins() {
         assert_eq!(at.next_hop, Some(want));
     }
 }
+
+mod mrai;

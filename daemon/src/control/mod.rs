@@ -126,6 +126,9 @@ pub struct PeerDetail {
     pub port: u16,
     pub local_as: u32,
     pub password: bool,
+    /// Minimum seconds between advertisement runs to this peer (0 = none).
+    #[serde(default)]
+    pub advertisement_interval: u16,
     /// Counters, timers, negotiated capabilities and the last NOTIFICATIONs.
     pub session: SessionStatus,
 }

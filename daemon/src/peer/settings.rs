@@ -30,6 +30,21 @@ pub struct PeerSettings {
     pub rr_client: bool,
     /// Advertise ourselves as next hop instead of the originating VTEP.
     pub next_hop_self: bool,
+    /// Minimum seconds between advertisement runs (the RIB's, not the session's: a
+    /// change needs no session reset, see [`PeerSettings::same_session`]).
+    pub advertisement_interval: u16,
+}
+
+impl PeerSettings {
+    /// `other` differs from these at most in what the RIB applies to a running session
+    /// (the advertisement interval): no reset needed to go from one to the other.
+    pub fn same_session(&self, other: &PeerSettings) -> bool {
+        let strip = |s: &PeerSettings| PeerSettings {
+            advertisement_interval: 0,
+            ..s.clone()
+        };
+        strip(self) == strip(other)
+    }
 }
 
 /// This machine's host name for the FQDN capability (as FRR sends it).
@@ -106,5 +121,58 @@ pub fn build(global: &Global, p: &PeerConfig, dynamic: bool, host: Option<String
         dynamic,
         rr_client: p.route_reflector_client,
         next_hop_self: p.next_hop == config::NextHopMode::SelfAddress,
+        advertisement_interval: p.advertisement_interval,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(f: impl FnOnce(&mut config::PeerSettings)) -> PeerSettings {
+        let global = global();
+        let mut own = config::PeerSettings {
+            remote_as: Some(config::RemoteAs::Asn(65001)),
+            ..Default::default()
+        };
+        f(&mut own);
+        let p = config::finish(
+            "10.1.1.1".parse().unwrap(),
+            None,
+            config::RemoteAs::Asn(65001),
+            &own,
+        );
+        build(&global, &p, false, None)
+    }
+
+    fn global() -> Global {
+        Global {
+            asn: 65000,
+            router_id: "10.0.0.1".parse().unwrap(),
+            listen: vec![],
+            cluster_id: None,
+            restart_time: 120,
+        }
+    }
+
+    /// Reload resets a session only when something the session uses changed.
+    #[test]
+    fn advertisement_interval_alone_needs_no_reset() {
+        let base = settings(|_| {});
+        assert_eq!(base.advertisement_interval, 0);
+        let mrai = settings(|s| s.advertisement_interval = Some(30));
+        assert_eq!(mrai.advertisement_interval, 30);
+        assert_ne!(base, mrai);
+        assert!(base.same_session(&mrai) && mrai.same_session(&base));
+        let hold = settings(|s| {
+            s.advertisement_interval = Some(30);
+            s.hold_time = Some(30);
+        });
+        assert!(!base.same_session(&hold));
+        let rr = settings(|s| s.route_reflector_client = Some(true));
+        assert!(
+            !base.same_session(&rr),
+            "export rules other than the interval reset"
+        );
     }
 }

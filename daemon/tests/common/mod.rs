@@ -2,6 +2,8 @@
 //! their own ports, sockets and scratch directories, killed (by PID) when a test ends.
 #![allow(dead_code)]
 
+pub mod gobgp;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -224,6 +226,17 @@ impl Evpnd {
         let out = self.ctl(&["show", "peer", addr, "-j"]);
         assert!(out.status.success(), "{out:?}");
         serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
+    /// `show routes -j --mac MAC`; a failed query fails the test (an empty answer must
+    /// not pass for a withdrawal).
+    pub fn routes(&self, mac: &str) -> Vec<Value> {
+        let out = self.ctl(&["show", "routes", "-j", "--mac", mac]);
+        assert!(out.status.success(), "evpnctl show routes: {out:?}");
+        serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_else(|| panic!("evpnctl gave no JSON array: {out:?}"))
     }
 
     pub fn state_of(&self, addr: &str) -> Option<String> {
