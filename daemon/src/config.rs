@@ -13,6 +13,9 @@
 //!
 //! [evpn]
 //! advertise_all_vni = true
+//!
+//! [ipv4_unicast]
+//! networks = ["10.0.0.1/32"]
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use bgp::packet::extcomm::RouteTarget;
 use bgp::packet::types::RouteDistinguisher;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 
 /// AS_TRANS (RFC 6793): never a real AS.
@@ -242,6 +245,18 @@ fn yes() -> bool {
     true
 }
 
+/// `[ipv4_unicast]`: what we originate in IPv4 unicast, as FRR's `network` lines under
+/// `address-family ipv4 unicast` (peers exchange the family with `ipv4_unicast = true`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ipv4Unicast {
+    /// Prefixes announced with origin IGP and ourselves as next hop (the session's own
+    /// address): typically the loopback, the VTEP address, as `"10.0.0.1/32"`. Strings,
+    /// so that a bad one is reported by evpnd with its line, not by the parser.
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -351,6 +366,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub evpn: Evpn,
     #[serde(default)]
+    pub ipv4_unicast: Ipv4Unicast,
+    #[serde(default)]
     pub logging: Logging,
     #[serde(default)]
     pub control: Control,
@@ -389,6 +406,8 @@ pub struct Config {
     pub file: ConfigFile,
     /// Configured peers, by address.
     pub peers: BTreeMap<IpAddr, PeerConfig>,
+    /// `[ipv4_unicast] networks`, checked (host bits clear, no repeats), in order.
+    pub networks: BTreeSet<Ipv4Net>,
 }
 
 impl Config {
@@ -442,11 +461,14 @@ impl Config {
                 message,
             }
         })?;
-        validate(parsed).map_err(|(key, message)| ConfigError::Invalid {
-            line: locate(&text, &key),
-            key,
+        validate(parsed).map_err(|e| ConfigError::Invalid {
+            line: locate(&text, &e.key).map(|l| match &e.value {
+                Some(v) => locate_value(&text, l, v),
+                None => l,
+            }),
+            key: e.key,
             file,
-            message,
+            message: e.message,
         })
     }
 }
@@ -504,10 +526,66 @@ fn locate(text: &str, key: &str) -> Option<usize> {
     None
 }
 
-type Invalid = (String, String);
+/// A failed check: the key, what is wrong, and the offending list item when the key is
+/// a list (so the error points at the item's own line).
+struct Invalid {
+    key: String,
+    message: String,
+    value: Option<String>,
+}
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
-    (key.into(), message.into())
+    Invalid {
+        key: key.into(),
+        message: message.into(),
+        value: None,
+    }
+}
+
+/// The line (1-based) at or after `from` that holds `"value"` (a list item written over
+/// several lines), else `from`.
+fn locate_value(text: &str, from: usize, value: &str) -> usize {
+    let quoted = [format!("\"{value}\""), format!("'{value}'")];
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| quoted.iter().any(|q| l.contains(q.as_str())))
+        .map_or(from, |(i, _)| i + 1)
+}
+
+/// `[ipv4_unicast] networks`: each a prefix with its length and no host bits set
+/// (`10.0.0.1/24` is refused rather than silently announced as 10.0.0.0/24: whoever wrote
+/// a host address likely meant `/32`), none twice.
+fn check_networks(n: &Ipv4Unicast) -> Result<BTreeSet<Ipv4Net>, Invalid> {
+    const KEY: &str = "ipv4_unicast.networks";
+    let mut out = BTreeSet::new();
+    for s in &n.networks {
+        let bad = |message: String| Invalid {
+            key: KEY.into(),
+            message,
+            value: Some(s.clone()),
+        };
+        let net: Ipv4Net = s.trim().parse().map_err(|_| {
+            let hint = if s.trim().parse::<Ipv4Addr>().is_ok() {
+                format!(" (a host is \"{}/32\")", s.trim())
+            } else {
+                String::new()
+            };
+            bad(format!(
+                "\"{s}\" is not an IPv4 prefix ADDRESS/LENGTH{hint}"
+            ))
+        })?;
+        if net.trunc() != net {
+            return Err(bad(format!(
+                "\"{s}\" has host bits set: the network is {}",
+                net.trunc()
+            )));
+        }
+        if !out.insert(net) {
+            return Err(bad(format!("{net} is listed twice")));
+        }
+    }
+    Ok(out)
 }
 
 fn validate(file: ConfigFile) -> Result<Config, Invalid> {
@@ -606,7 +684,12 @@ fn validate(file: ConfigFile) -> Result<Config, Invalid> {
     if file.logging.level.trim().is_empty() {
         return Err(invalid("logging.level", "empty filter (try \"info\")"));
     }
-    Ok(Config { file, peers })
+    let networks = check_networks(&file.ipv4_unicast)?;
+    Ok(Config {
+        file,
+        peers,
+        networks,
+    })
 }
 
 fn check_vni(key: &str, v: u32) -> Result<(), Invalid> {
@@ -946,6 +1029,52 @@ advertise_all_vni = true
             "keepalive = 3\nadvertisement_interval = -1\n",
         ));
         assert!(e.contains("advertisement_interval"), "{e}");
+    }
+    #[test]
+    fn ipv4_unicast_networks_are_checked_with_their_line() {
+        let c = load(LEAF).unwrap();
+        assert!(c.networks.is_empty(), "no section: nothing originated");
+        let with = |nets: &str| format!("{LEAF}\n[ipv4_unicast]\nnetworks = [\n{nets}\n]\n");
+        let c = load(&with("  \"10.0.0.1/32\",\n  \"192.0.2.0/24\",")).unwrap();
+        let want: Vec<Ipv4Net> = vec![
+            "10.0.0.1/32".parse().unwrap(),
+            "192.0.2.0/24".parse().unwrap(),
+        ];
+        assert_eq!(c.networks.iter().copied().collect::<Vec<_>>(), want);
+        for (item, says) in [
+            (
+                "\"10.0.0.1/24\"",
+                "host bits set: the network is 10.0.0.0/24",
+            ),
+            ("\"10.0.0.1\"", "(a host is \"10.0.0.1/32\")"),
+            ("\"10.0.0.0/33\"", "not an IPv4 prefix"),
+            ("\"2001:db8::/64\"", "not an IPv4 prefix"),
+            (
+                "\"10.0.0.1/32\", \"10.0.0.1/32\"",
+                "10.0.0.1/32 is listed twice",
+            ),
+        ] {
+            let text = with(&format!("  \"10.0.0.9/32\",\n  {item},"));
+            let e = err(&text);
+            let sec = text.lines().position(|l| l == "[ipv4_unicast]").unwrap();
+            let line = sec
+                + text
+                    .lines()
+                    .skip(sec)
+                    .position(|l| l.contains(item))
+                    .unwrap()
+                + 1;
+            assert!(
+                e.contains("`ipv4_unicast.networks`")
+                    && e.contains(says)
+                    && e.contains(&format!(":{line}:")),
+                "{item}: want {says:?} at line {line}: {e}"
+            );
+        }
+        let e = err(&format!(
+            "{LEAF}\n[ipv4_unicast]\nnetwork = [\"10.0.0.1/32\"]\n"
+        ));
+        assert!(e.contains("network"), "typo rejected: {e}");
     }
 }
 

@@ -211,6 +211,11 @@ impl Core {
     pub async fn run(mut self, mut inp: Inputs) {
         self.start_restart(&mut inp).await;
         self.check_restart();
+        // Before any session: the initial advertisement of each peer includes them.
+        let (n, _) = self.rib.set_networks(&self.config.networks);
+        if n > 0 {
+            info!(networks = n, "IPv4 unicast networks originated");
+        }
         let configured: Vec<PeerConfig> = self.config.peers.values().cloned().collect();
         for p in configured {
             let s = self.settings_of(&p, false);
@@ -346,7 +351,8 @@ impl Core {
             } => {
                 debug!(%peer, families = ?negotiated.families, ?local, "RIB: session up");
                 if let Some(h) = self.peers.get(&peer) {
-                    self.rib.established(peer, &negotiated, &h.settings, local);
+                    let ch = self.rib.established(peer, &negotiated, &h.settings, local);
+                    self.evpn_changes(ch);
                 }
                 self.restart.established(
                     peer,
@@ -476,6 +482,15 @@ impl Core {
                         &b.prefix,
                         b.peer,
                     ))
+                });
+                let _ = reply.send(Response::data(rows));
+            }
+            Command::ShowIpv4Routes { peer } => {
+                let mut rows = self.rib.ipv4_rows(peer);
+                // FRR's order: by prefix (address, then length), best path first.
+                rows.sort_by_key(|r| {
+                    let net = r.prefix.parse::<ipnet::Ipv4Net>().ok();
+                    (net.map(|n| (n.network(), n.prefix_len())), !r.best, r.peer)
                 });
                 let _ = reply.send(Response::data(rows));
             }
@@ -626,6 +641,11 @@ impl Core {
         }
         self.reload_logging(&new.file.logging);
         self.restart_only_changes(&new);
+        if new.networks != self.config.networks {
+            // Our own routes only: the Adj-RIB-Outs send the difference, no session resets.
+            let (added, removed) = self.rib.set_networks(&new.networks);
+            info!(added, removed, "ipv4_unicast.networks applied");
+        }
         self.config = new;
         let (mut added, mut removed, mut changed) = (0, 0, 0);
         let current: Vec<IpAddr> = self.peers.keys().copied().collect();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::control::{Command, PeerDetail, PeerSummary, Request, Response, VERSION};
-use crate::routes::RouteView;
+use crate::routes::{Ipv4RouteView, RouteView};
 
 /// Sends one request and reads one response line.
 pub fn request(socket: &Path, command: Command) -> Result<Response, String> {
@@ -152,6 +152,43 @@ pub fn render_routes(rows: &[RouteView]) -> String {
         if !r.extended_communities.is_empty() {
             wrap(&mut o, "      ", &r.extended_communities.join(" "));
         }
+    }
+    o
+}
+
+/// `evpnctl show routes --family ipv4`: one line per path, like FRR's `show bgp ipv4
+/// unicast` (our own networks show next hop 0.0.0.0 and peer `local`, as FRR's do).
+pub fn render_ipv4_routes(rows: &[Ipv4RouteView]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "IPv4 unicast paths: {}", rows.len());
+    let _ = writeln!(o, "Status codes: * valid, > best, S stale");
+    let _ = writeln!(o, "Origin codes: i IGP, e EGP, ? incomplete");
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "    {:<18} {:<15} {:<15} {:>6} Path",
+        "Network", "Next Hop", "Peer", "LocPrf"
+    );
+    for r in rows {
+        let mark = format!(
+            "*{}{}",
+            if r.best { ">" } else { " " },
+            if r.stale { "S" } else { " " }
+        );
+        let nh = r.next_hop.map_or("0.0.0.0".into(), |n| n.to_string());
+        let peer = r.peer.map_or("local".into(), |p| p.to_string());
+        let lp = r.local_pref.map(|l| l.to_string()).unwrap_or_default();
+        let origin = match r.origin.as_str() {
+            "IGP" => "i",
+            "EGP" => "e",
+            _ => "?",
+        };
+        let path = format!("{} {origin}", r.as_path).trim_start().to_string();
+        let _ = writeln!(
+            o,
+            "{mark} {:<18} {nh:<15} {peer:<15} {lp:>6} {path}",
+            r.prefix
+        );
     }
     o
 }

@@ -9,8 +9,15 @@
 //! (RFC 4724 4.1: R only within the restart time after our start). Then the fib task is
 //! released: one diff removes only what really went away, no remote MAC flaps.
 //!
-//! On a normal start (nothing of ours in the kernel) R and F stay clear: there is no
-//! forwarding state to preserve, and the peers must not keep our old routes.
+//! On a normal start (nothing of ours in the kernel) R and F(L2VPN EVPN) stay clear: there
+//! is no EVPN forwarding state to preserve, and the peers must not keep our old EVPN routes.
+//!
+//! F(IPv4 unicast) is set in every OPEN, restarting or not: evpnd programs no IPv4 routes
+//! (zebra's job), so no restart of evpnd changes IPv4 forwarding — the networks it
+//! originates are the host's own addresses, and traffic through the host follows kernel
+//! routes evpnd never touched. A helper (FRR: `bgp_establish`) therefore keeps our IPv4
+//! routes as stale across our restart and sweeps only what our End-of-RIB leaves out,
+//! instead of dropping them all when the session comes back (RFC 4724 4.2 on F clear).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -69,14 +76,10 @@ impl RestartState {
         self.active.then_some(self.deadline)
     }
 
-    /// Sets the R and F bits of a peer's GR capability while restarting.
+    /// Sets the R and F bits of a peer's GR capability (see [`preserved`]).
     pub fn apply(&self, gr: &mut GracefulRestartConfig) {
         gr.restarting = self.active;
-        gr.preserved = if self.active {
-            vec![AfiSafi::L2VPN_EVPN]
-        } else {
-            Vec::new()
-        };
+        gr.preserved = preserved(self.active);
     }
 
     /// A session came up; `evpn`: it negotiated L2VPN EVPN. A peer without EVPN sends no
@@ -124,6 +127,18 @@ impl RestartState {
     }
 }
 
+/// The families whose F bit we set: L2VPN EVPN while `restarting` (the kernel entries of
+/// the last run still forward), IPv4 unicast always (module comment). The OPEN carries a
+/// family's F bit only when the family is configured for the peer.
+pub fn preserved(restarting: bool) -> Vec<AfiSafi> {
+    let mut v = Vec::with_capacity(2);
+    if restarting {
+        v.push(AfiSafi::L2VPN_EVPN);
+    }
+    v.push(AfiSafi::IPV4_UNICAST);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +161,7 @@ mod tests {
         };
         r.apply(&mut gr);
         assert!(!gr.restarting);
-        assert!(gr.preserved.is_empty());
+        assert_eq!(gr.preserved, vec![AfiSafi::IPV4_UNICAST], "F(EVPN) clear");
         assert!(r.take_done(now));
         assert!(!r.take_done(now), "reported once");
     }
@@ -163,7 +178,10 @@ mod tests {
         };
         r.apply(&mut gr);
         assert!(gr.restarting);
-        assert_eq!(gr.preserved, vec![AfiSafi::L2VPN_EVPN]);
+        assert_eq!(
+            gr.preserved,
+            vec![AfiSafi::L2VPN_EVPN, AfiSafi::IPV4_UNICAST]
+        );
         assert_eq!(r.deadline(), Some(now + Duration::from_secs(120)));
 
         r.established(ip(2), true);
@@ -179,7 +197,8 @@ mod tests {
         assert_eq!(r.deadline(), None);
         r.apply(&mut gr);
         assert!(!gr.restarting, "R only in the OPENs of the restart");
-        assert!(gr.preserved.is_empty());
+        assert_eq!(gr.preserved, preserved(false));
+        assert!(!gr.preserved.contains(&AfiSafi::L2VPN_EVPN));
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! so a slow peer keeps its backlog as RIB state, not as queued bytes. End-of-RIB
 //! follows the initial advertisement of each family.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use bgp::packet::evpn::EvpnRouteKey;
-use bgp::packet::{AfiSafi, Update};
+use bgp::packet::{AfiSafi, Ipv4Prefix, Update};
 use bgp::rib::{self, PeerId, Rib, RibConfig, LOCAL};
 use bgp::session::{Negotiated, StaleRoutes};
 use bytes::Bytes;
@@ -57,6 +57,8 @@ pub struct SpeakerRib {
     /// Peers whose routes are kept stale (RFC 4724): when the restart time runs out
     /// before the session is back, the stale routes are swept.
     restart_deadlines: BTreeMap<IpAddr, (Instant, Vec<AfiSafi>)>,
+    /// Our IPv4 unicast networks in the Loc-RIB (`[ipv4_unicast] networks`).
+    networks: BTreeSet<Ipv4Prefix>,
 }
 
 impl SpeakerRib {
@@ -67,19 +69,22 @@ impl SpeakerRib {
             ids: BTreeMap::new(),
             up: BTreeMap::new(),
             restart_deadlines: BTreeMap::new(),
+            networks: BTreeSet::new(),
         }
     }
 
-    /// The session with `addr` is up; `local` is our end of its TCP connection.
+    /// The session with `addr` is up; `local` is our end of its TCP connection. Returns
+    /// the Loc-RIB changes: stale routes the peer's new OPEN does not let us keep.
     pub fn established(
         &mut self,
         addr: IpAddr,
         n: &Negotiated,
         s: &PeerSettings,
         local: Option<IpAddr>,
-    ) {
+    ) -> rib::Changes {
+        let mut out = rib::Changes::default();
         // Back in time: the stale routes now wait for the peer's End-of-RIB instead.
-        self.restart_deadlines.remove(&addr);
+        let stale = self.restart_deadlines.remove(&addr);
         let mut pc = rib::PeerConfig::new(addr, n.peer_as, n.peer_id);
         // The connection's own address: `s.local` is only set when `global.listen` names
         // an address (the usual 0.0.0.0 leaves it empty), and without an address the RIB
@@ -106,6 +111,23 @@ impl SpeakerRib {
             .into_iter()
             .filter(|f| n.families.contains(f))
             .collect();
+        // RFC 4724 4.2: stale routes of a family whose forwarding state the peer did not
+        // preserve (F bit clear, or the family or GR missing from its new OPEN) go now,
+        // not at its End-of-RIB; FRR's helper does the same (bgp_fsm.c, bgp_establish).
+        let preserved = n
+            .graceful_restart
+            .as_ref()
+            .map(|g| g.preserved.as_slice())
+            .unwrap_or_default();
+        for f in stale.map(|(_, f)| f).unwrap_or_default() {
+            if preserved.contains(&f) {
+                continue;
+            }
+            if let Ok(ch) = self.rib.sweep_stale(id, f) {
+                info!(peer = %addr, family = %f, routes = ch.len(), "forwarding state not preserved (F bit clear): stale routes removed");
+                merge(&mut out, ch);
+            }
+        }
         for f in &families {
             if let Err(e) = self.rib.peer_up(id, *f) {
                 warn!(peer = %addr, error = %e, "RIB: peer_up");
@@ -119,6 +141,7 @@ impl SpeakerRib {
                 ready: true,
             },
         );
+        out
     }
 
     /// A reload changed the peer's advertisement interval: applies to the running
@@ -263,6 +286,32 @@ impl SpeakerRib {
         self.rib.withdraw_local::<EvpnRouteKey>(keys)
     }
 
+    /// Makes `want` our originated IPv4 unicast networks (at start and on reload): new
+    /// ones are originated, dropped ones withdrawn, the rest untouched. Origin IGP and no
+    /// next hop of their own, as FRR's `network` routes (0.0.0.0): each peer is sent the
+    /// session's own address (the RIB's export rules). Returns (added, removed).
+    pub fn set_networks(&mut self, want: &BTreeSet<ipnet::Ipv4Net>) -> (usize, usize) {
+        let want: BTreeSet<Ipv4Prefix> = want
+            .iter()
+            .filter_map(|n| Ipv4Prefix::new(n.network(), n.prefix_len()))
+            .collect();
+        let added: Vec<Ipv4Prefix> = want.difference(&self.networks).copied().collect();
+        let removed: Vec<Ipv4Prefix> = self.networks.difference(&want).copied().collect();
+        if !added.is_empty() {
+            self.set_clock();
+            let attrs = rib::PathAttrs {
+                origin: bgp::packet::Origin::Igp,
+                ..Default::default()
+            };
+            self.rib.originate::<Ipv4Prefix>(&added, attrs);
+        }
+        if !removed.is_empty() {
+            self.rib.withdraw_local::<Ipv4Prefix>(&removed);
+        }
+        self.networks = want;
+        (added.len(), removed.len())
+    }
+
     /// The session address of a RIB peer (`None` for LOCAL or an unknown id).
     pub fn address_of(&self, id: PeerId) -> Option<IpAddr> {
         if id == LOCAL {
@@ -387,7 +436,11 @@ impl SpeakerRib {
             .rib
             .adj_out::<bgp::packet::Ipv4Prefix>(id)
             .map_or(0, |o| o.advertised());
-        if v4_in > 0 || v4_out > 0 {
+        let negotiated = self
+            .up
+            .get(&addr)
+            .is_some_and(|u| u.families.contains(&AfiSafi::IPV4_UNICAST));
+        if negotiated || v4_in > 0 || v4_out > 0 {
             v.push(FamilyCounts {
                 family: AfiSafi::IPV4_UNICAST.to_string(),
                 received: u64::from(v4_in),
@@ -404,6 +457,34 @@ impl SpeakerRib {
             *m.entry(key.route_type()).or_insert(0) += 1;
         }
         m
+    }
+
+    /// Every IPv4 unicast path (best first per prefix), of `peer` only when given.
+    pub fn ipv4_rows(&self, peer: Option<IpAddr>) -> Vec<crate::routes::Ipv4RouteView> {
+        let now = self.clock();
+        let table = self.rib.table::<Ipv4Prefix>();
+        let mut rows = Vec::new();
+        for (key, _) in table.iter() {
+            for (i, p) in table.paths(key).iter().enumerate() {
+                let from = self.address_of(p.peer);
+                if peer.is_some_and(|want| from != Some(want)) {
+                    continue;
+                }
+                let Some(route) = self.rib.received(key, p.peer) else {
+                    continue;
+                };
+                let age = u64::from(now.saturating_sub(p.since));
+                rows.push(crate::routes::Ipv4RouteView::from_rib(
+                    from,
+                    key,
+                    &route.attrs,
+                    i == 0,
+                    route.stale,
+                    age,
+                ));
+            }
+        }
+        rows
     }
 
     /// Every EVPN path (best first per route) passing `f`.
@@ -440,6 +521,7 @@ mod tests {
 
     use bgp::packet::evpn::{EvpnNlri, InclusiveMulticastEthernetTag};
     use bgp::packet::types::RouteDistinguisher;
+    use bgp::packet::Ipv4Prefix;
     use bgp::packet::{DecodeOptions, Message};
     use bgp::session::{build_open, negotiate, RemoteAs};
 
@@ -529,5 +611,180 @@ mod tests {
             Some(&Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 0)))),
             "next-hop-self sends our address on that session: {sent:?}"
         );
+    }
+
+    /// One iBGP peer at 10.1.1.1 (AS 65000) with IPv4 unicast and GR comes up; `theirs_f`:
+    /// the families its OPEN sets the F bit for. Returns its address and what the
+    /// session coming up removed.
+    fn ipv4_peer(r: &mut SpeakerRib, theirs_f: Vec<AfiSafi>) -> (IpAddr, rib::Changes) {
+        let global = Global {
+            asn: 65000,
+            router_id: Ipv4Addr::new(10, 0, 0, 100),
+            listen: vec![],
+            cluster_id: None,
+            restart_time: 120,
+        };
+        let addr = Ipv4Addr::new(10, 1, 1, 1);
+        let own = PeerFileSettings {
+            ipv4_unicast: Some(true),
+            ..Default::default()
+        };
+        let pc = config::finish(IpAddr::V4(addr), None, config::RemoteAs::Asn(65000), &own);
+        let s = settings::build(&global, &pc, false, None);
+        let mut theirs = bgp::session::PeerConfig::new(
+            65000,
+            RemoteAs::Asn(65000),
+            Ipv4Addr::new(10, 0, 0, 1),
+            vec![AfiSafi::L2VPN_EVPN, AfiSafi::IPV4_UNICAST],
+        );
+        theirs.graceful_restart = Some(bgp::session::GracefulRestartConfig {
+            restart_time: 120,
+            restarting: true,
+            notification: true,
+            preserved: theirs_f,
+        });
+        let n = negotiate(&s.session, &build_open(&s.session), &build_open(&theirs))
+            .expect("negotiate");
+        let ch = r.established(
+            IpAddr::V4(addr),
+            &n,
+            &s,
+            Some(IpAddr::V4(Ipv4Addr::new(10, 1, 1, 0))),
+        );
+        (IpAddr::V4(addr), ch)
+    }
+
+    /// The IPv4 UPDATEs of one `outgoing` run: (announced with next hop, withdrawn,
+    /// End-of-RIB seen).
+    type Sent = (Vec<(Ipv4Prefix, Option<Ipv4Addr>)>, Vec<Ipv4Prefix>, bool);
+
+    fn sent(r: &mut SpeakerRib, to: IpAddr) -> Sent {
+        let mut out: Sent = (Vec::new(), Vec::new(), false);
+        loop {
+            let batch = r.outgoing();
+            if batch.is_empty() {
+                return out;
+            }
+            for (addr, o) in batch {
+                assert_eq!(addr, to);
+                r.batch_done(addr);
+                let updates = match o {
+                    Outgoing::Encoded(msgs) => msgs
+                        .iter()
+                        .filter_map(|m| match Message::decode(m, &DecodeOptions::default()) {
+                            Ok(Message::Update(u)) => Some(u),
+                            _ => None,
+                        })
+                        .collect(),
+                    Outgoing::Updates(u) => u,
+                };
+                for u in updates {
+                    out.2 |= u.is_end_of_rib() == Some(AfiSafi::IPV4_UNICAST);
+                    out.0.extend(u.nlri.iter().map(|p| (*p, u.next_hop())));
+                    out.1.extend(u.withdrawn.iter().copied());
+                }
+            }
+        }
+    }
+
+    fn nets(v: &[&str]) -> BTreeSet<ipnet::Ipv4Net> {
+        v.iter().map(|s| s.parse().expect("prefix")).collect()
+    }
+
+    fn pfx(s: &str) -> Ipv4Prefix {
+        let n: ipnet::Ipv4Net = s.parse().expect("prefix");
+        Ipv4Prefix::new(n.network(), n.prefix_len()).expect("len")
+    }
+
+    /// `[ipv4_unicast] networks` at start go in the initial advertisement (our address as
+    /// next hop) before End-of-RIB; a reload sends only the difference.
+    #[test]
+    fn networks_originated_at_start_and_reload_sends_the_difference() {
+        let mut r = SpeakerRib::new(RibConfig::new(65000, Ipv4Addr::new(10, 0, 0, 100)));
+        assert_eq!(
+            r.set_networks(&nets(&["10.0.0.1/32", "10.9.0.0/16"])),
+            (2, 0)
+        );
+        let (peer, _) = ipv4_peer(&mut r, vec![]);
+        let ours = Some(Ipv4Addr::new(10, 1, 1, 0));
+        let (mut ann, wd, eor) = sent(&mut r, peer);
+        ann.sort();
+        assert_eq!(r.counts(peer)[1].sent, 2);
+        assert_eq!(
+            ann,
+            vec![(pfx("10.0.0.1/32"), ours), (pfx("10.9.0.0/16"), ours)]
+        );
+        assert!(wd.is_empty() && eor, "End-of-RIB after the networks");
+
+        assert_eq!(
+            r.set_networks(&nets(&["10.0.0.1/32", "10.9.0.0/16"])),
+            (0, 0)
+        );
+        assert_eq!(sent(&mut r, peer), (vec![], vec![], false), "unchanged");
+        assert_eq!(
+            r.set_networks(&nets(&["10.0.0.1/32", "192.0.2.0/24"])),
+            (1, 1)
+        );
+        assert_eq!(
+            sent(&mut r, peer),
+            (
+                vec![(pfx("192.0.2.0/24"), ours)],
+                vec![pfx("10.9.0.0/16")],
+                false
+            )
+        );
+        assert_eq!(r.set_networks(&BTreeSet::new()), (0, 2));
+        let (_, mut wd, _) = sent(&mut r, peer);
+        wd.sort();
+        assert_eq!(wd, vec![pfx("10.0.0.1/32"), pfx("192.0.2.0/24")]);
+        let c = r.counts(peer);
+        assert_eq!(c[1].family, AfiSafi::IPV4_UNICAST.to_string(), "{c:?}");
+        assert_eq!((c[1].received, c[1].sent), (0, 0), "shown while negotiated");
+    }
+
+    /// RFC 4724 4.2 as helper: the peer's routes kept stale across its restart stay until
+    /// its End-of-RIB when its new OPEN sets F for the family, and go at once when not.
+    #[test]
+    fn stale_routes_without_the_f_bit_go_when_the_peer_is_back() {
+        for keep in [true, false] {
+            let mut r = SpeakerRib::new(RibConfig::new(65000, Ipv4Addr::new(10, 0, 0, 100)));
+            let (peer, ch) = ipv4_peer(&mut r, vec![AfiSafi::IPV4_UNICAST]);
+            assert!(ch.ipv4.is_empty(), "nothing stale on a first session");
+            let u = Update {
+                attributes: rib::PathAttrs {
+                    next_hop: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 1, 1))),
+                    ..Default::default()
+                }
+                .to_attributes_with_next_hop(),
+                nlri: vec![pfx("10.0.0.1/32")],
+                ..Default::default()
+            };
+            assert_eq!(r.update(peer, &u).expect("applied").ipv4.len(), 1);
+            let stale = StaleRoutes {
+                restart_time: std::time::Duration::from_secs(120),
+                families: vec![AfiSafi::IPV4_UNICAST],
+            };
+            assert!(r.down(peer, Some(&stale)).ipv4.is_empty(), "kept stale");
+            assert_eq!(r.prefix_count(peer, AfiSafi::IPV4_UNICAST), 1);
+            let f = if keep {
+                vec![AfiSafi::IPV4_UNICAST]
+            } else {
+                vec![]
+            };
+            let (_, ch) = ipv4_peer(&mut r, f);
+            assert_eq!(
+                ch.ipv4.len(),
+                usize::from(!keep),
+                "F {keep}: removed at once?"
+            );
+            let left = r.prefix_count(peer, AfiSafi::IPV4_UNICAST);
+            assert_eq!(left, u64::from(keep), "F {keep}: stale kept?");
+            if keep {
+                let ch = r
+                    .update(peer, &Update::end_of_rib(AfiSafi::IPV4_UNICAST))
+                    .expect("EoR");
+                assert_eq!(ch.ipv4.len(), 1, "swept at End-of-RIB");
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! `show routes` rows: the RIB's EVPN paths as the control API returns them, and the
-//! filters operators give.
+//! `show routes` rows: the RIB's EVPN paths (and, with `--family ipv4`, its IPv4 unicast
+//! paths) as the control API returns them, and the filters operators give.
 
 use std::net::IpAddr;
 
@@ -148,5 +148,52 @@ impl RouteView {
             EvpnNlri::Unknown { .. } => {}
         }
         r
+    }
+}
+
+/// One IPv4 unicast path as the control API returns it (`show_ipv4_routes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv4RouteView {
+    /// The peer it came from; none for our own networks.
+    pub peer: Option<IpAddr>,
+    pub best: bool,
+    /// Kept from a restarting peer (graceful restart), not yet re-advertised.
+    pub stale: bool,
+    /// `10.0.0.1/32`.
+    pub prefix: String,
+    /// None for our own networks (each peer is sent the session's own address).
+    pub next_hop: Option<IpAddr>,
+    pub as_path: String,
+    pub origin: String,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    pub cluster_list: Vec<std::net::Ipv4Addr>,
+    pub age_secs: u64,
+}
+
+impl Ipv4RouteView {
+    pub fn from_rib(
+        peer: Option<IpAddr>,
+        prefix: &bgp::packet::Ipv4Prefix,
+        a: &PathAttrs,
+        best: bool,
+        stale: bool,
+        age_secs: u64,
+    ) -> Self {
+        Self {
+            peer,
+            best,
+            stale,
+            prefix: prefix.to_string(),
+            next_hop: a.next_hop,
+            as_path: a.as_path.to_string(),
+            origin: a.origin.to_string(),
+            local_pref: a.local_pref,
+            med: a.med,
+            originator_id: a.originator_id,
+            cluster_list: a.cluster_list.clone(),
+            age_secs,
+        }
     }
 }

@@ -9,10 +9,12 @@ use evpnd::ctl;
 
 fn render(json: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(json).expect("golden JSON");
-    if v.as_array()
-        .and_then(|a| a.first())
-        .is_some_and(|r| r.get("prefix").is_some())
-    {
+    let first = v.as_array().and_then(|a| a.first());
+    if first.is_some_and(|r| r.get("prefix").is_some() && r.get("route_type").is_none()) {
+        let rows: Vec<evpnd::routes::Ipv4RouteView> =
+            serde_json::from_value(v).expect("show_ipv4_routes schema");
+        ctl::render_ipv4_routes(&rows)
+    } else if first.is_some_and(|r| r.get("prefix").is_some()) {
         let rows: Vec<evpnd::routes::RouteView> =
             serde_json::from_value(v).expect("show_routes schema");
         ctl::render_routes(&rows)

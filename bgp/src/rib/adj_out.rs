@@ -24,7 +24,9 @@
 //!   next hop (the VTEP) kept unless next-hop-self, as leaf-spine eBGP fabrics need; IPv4
 //!   unicast next hop set to our address (RFC 4271 5.1.3);
 //! - to iBGP: LOCAL_PREF always present (100 when the route had none); next hop unchanged
-//!   unless next-hop-self.
+//!   unless next-hop-self, or ours when the route has none (a locally originated IPv4
+//!   network, as FRR's `network` routes with next hop 0.0.0.0);
+//! - IPv4 unicast without a next hop to send (our address unknown): not sent.
 
 use bytes::BytesMut;
 use hashbrown::{HashMap, HashSet};
@@ -145,6 +147,11 @@ pub fn export_attrs(
         if d.next_hop_self || o.next_hop.is_none() {
             o.next_hop = d.local_address.or(o.next_hop);
         }
+    }
+    // An IPv4 unicast UPDATE without NEXT_HOP is malformed (RFC 4271 5.1.3): a local
+    // route (no next hop of its own) waits until the session's own address is known.
+    if ipv4_unicast && o.next_hop.is_none() {
+        return None;
     }
     Some(o)
 }

@@ -653,6 +653,58 @@ fn ipv4_unicast_underlay_loopbacks() {
     assert_eq!(w.withdrawn, vec![lo]);
 }
 
+/// A locally originated IPv4 network (FRR's `network`: origin IGP, no next hop of its
+/// own) goes to iBGP and eBGP with the session's own address as NEXT_HOP, LOCAL_PREF 100
+/// to iBGP, our AS alone to eBGP; to a peer whose session address is unknown it is not
+/// sent (an UPDATE without NEXT_HOP would be malformed); withdrawn, it is withdrawn.
+#[test]
+fn locally_originated_ipv4_gets_the_sessions_address() {
+    let mut r = rib();
+    let i = r.add_peer(peer(LOCAL_AS, 2));
+    let e = r.add_peer(peer(65200, 3));
+    let mut unknown = peer(LOCAL_AS, 4);
+    unknown.local_address = None;
+    let u = r.add_peer(unknown);
+    for p in [i, e, u] {
+        r.peer_up(p, AfiSafi::IPV4_UNICAST).unwrap();
+    }
+    let lo = crate::packet::Ipv4Prefix::new(Ipv4Addr::new(10, 0, 0, 1), 32).unwrap();
+    let ch = r.originate::<crate::packet::Ipv4Prefix>(&[lo], PathAttrs::default());
+    assert_eq!(ch.len(), 1);
+    let dec = |m: &BytesMut| match Message::decode(m, &DecodeOptions::default()) {
+        Ok(Message::Update(u)) => u,
+        other => panic!("not an UPDATE: {other:?}"),
+    };
+    let ours = Some(Ipv4Addr::new(192, 168, 0, 254));
+    let ui = dec(&r.drain(i, AfiSafi::IPV4_UNICAST, 10).unwrap()[0]);
+    assert!(ui.malformations.is_empty(), "{:?}", ui.malformations);
+    assert_eq!((ui.nlri.clone(), ui.next_hop()), (vec![lo], ours), "iBGP");
+    let a = PathAttrs::from_update(&ui, None);
+    assert_eq!((a.origin, a.local_pref), (Origin::Igp, Some(100)));
+    assert!(a.as_path.segments.is_empty(), "iBGP: empty AS_PATH");
+    let ue = dec(&r.drain(e, AfiSafi::IPV4_UNICAST, 10).unwrap()[0]);
+    assert_eq!(ue.next_hop(), ours, "eBGP");
+    let a = PathAttrs::from_update(&ue, None);
+    assert_eq!(
+        (a.as_path, a.local_pref),
+        (AsPath::sequence(vec![LOCAL_AS]), None)
+    );
+    assert!(r.drain(u, AfiSafi::IPV4_UNICAST, 10).unwrap().is_empty());
+    assert_eq!(
+        r.adj_out::<crate::packet::Ipv4Prefix>(u)
+            .unwrap()
+            .advertised(),
+        0
+    );
+
+    r.withdraw_local::<crate::packet::Ipv4Prefix>(&[lo]);
+    for p in [i, e] {
+        let w = dec(&r.drain(p, AfiSafi::IPV4_UNICAST, 10).unwrap()[0]);
+        assert_eq!(w.withdrawn, vec![lo]);
+    }
+    assert!(r.drain(u, AfiSafi::IPV4_UNICAST, 10).unwrap().is_empty());
+}
+
 #[test]
 fn attribute_sets_are_shared_and_freed() {
     let mut r = rib();

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use evpnd::control::{self, PeerDetail, PeerSummary};
 use evpnd::ctl;
 use evpnd::decode::{self, input, pcap};
-use evpnd::routes::{RouteFilter, RouteView};
+use evpnd::routes::{Ipv4RouteView, RouteFilter, RouteView};
 
 #[derive(Parser)]
 #[command(name = "evpnctl", version, about = "Inspect and control evpnd")]
@@ -40,7 +40,8 @@ struct Output {
 enum Show {
     /// Peers summary, like `show bgp summary`.
     Peers(Output),
-    /// EVPN routes, like `show bgp l2vpn evpn` (filters combine).
+    /// EVPN routes, like `show bgp l2vpn evpn` (filters combine); with `--family ipv4`
+    /// the IPv4 unicast routes, like `show bgp ipv4 unicast`.
     Routes(RouteArgs),
     /// One peer in detail, like `show bgp neighbor ADDR`.
     Peer {
@@ -61,8 +62,19 @@ enum Show {
     Fdb(Output),
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Family {
+    /// L2VPN EVPN.
+    Evpn,
+    /// IPv4 unicast (only `--peer` filters).
+    Ipv4,
+}
+
 #[derive(clap::Args)]
 struct RouteArgs {
+    /// Address family.
+    #[arg(long, value_enum, default_value = "evpn")]
+    family: Family,
     /// Route type (2 MAC/IP, 3 inclusive multicast, ...).
     #[arg(long = "type", value_name = "N")]
     route_type: Option<u8>,
@@ -141,6 +153,24 @@ fn main() -> ExitCode {
                     serde_json::from_value(v).map_err(|e| e.to_string())?;
                 Ok(ctl::render_peers(&peers))
             })
+        }
+        Command::Show(Show::Routes(a)) if a.family == Family::Ipv4 => {
+            if a.route_type.is_some() || a.vni.is_some() || a.mac.is_some() || a.rd.is_some() {
+                eprintln!(
+                    "evpnctl: --type, --vni, --mac and --rd are EVPN filters; IPv4 takes --peer"
+                );
+                return ExitCode::from(2);
+            }
+            ask(
+                &cli.socket,
+                control::Command::ShowIpv4Routes { peer: a.peer },
+                a.out,
+                |v| {
+                    let rows: Vec<Ipv4RouteView> =
+                        serde_json::from_value(v).map_err(|e| e.to_string())?;
+                    Ok(ctl::render_ipv4_routes(&rows))
+                },
+            )
         }
         Command::Show(Show::Routes(a)) => {
             let filter = RouteFilter {

@@ -39,6 +39,11 @@ pub enum Command {
         #[serde(flatten)]
         filter: crate::routes::RouteFilter,
     },
+    /// IPv4 unicast paths (our networks and what peers sent), optionally of one peer.
+    ShowIpv4Routes {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<IpAddr>,
+    },
     /// EVPN instances: VNI, devices, RD, route targets, MAC counts.
     ShowVni,
     /// Local and remote MACs (VTEP, mobility sequence), optionally of one VNI.

@@ -423,7 +423,7 @@ impl PeerTask {
             PeerCmd::RestartOver => {
                 if let Some(gr) = self.settings.session.graceful_restart.as_mut() {
                     gr.restarting = false;
-                    gr.preserved.clear();
+                    gr.preserved = crate::restart::preserved(false);
                 }
             }
             PeerCmd::Replace(settings) => {
