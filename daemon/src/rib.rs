@@ -124,7 +124,9 @@ impl SpeakerRib {
                 continue;
             }
             if let Ok(ch) = self.rib.sweep_stale(id, f) {
-                info!(peer = %addr, family = %f, routes = ch.len(), "forwarding state not preserved (F bit clear): stale routes removed");
+                if !ch.is_empty() {
+                    info!(peer = %addr, family = %f, routes = ch.len(), "forwarding state not preserved (F bit clear): stale routes removed");
+                }
                 merge(&mut out, ch);
             }
         }

@@ -170,6 +170,12 @@ pub fn bin(name: &str) -> &'static str {
 impl Evpnd {
     /// Starts evpnd with `text` as config in `dir` and waits for its control socket.
     pub fn start(dir: &Path, name: &str, text: &str) -> Self {
+        Self::start_in(dir, name, None, text)
+    }
+
+    /// As `start`, inside network namespace `ns` when given (its control socket is a
+    /// file, so `ctl` works from outside).
+    pub fn start_in(dir: &Path, name: &str, ns: Option<&str>, text: &str) -> Self {
         // Everything of this instance under dir/name, removed with it.
         let own = dir.join(name);
         std::fs::create_dir_all(&own).expect("instance dir");
@@ -177,7 +183,7 @@ impl Evpnd {
         let socket = own.join("evpnd.sock");
         let log = own.join("evpnd.log");
         std::fs::write(&config, text).expect("write config");
-        let child = Command::new(bin("evpnd"))
+        let child = in_netns(ns, bin("evpnd"))
             .arg("--config")
             .arg(&config)
             .env_remove("RUST_LOG")
@@ -280,15 +286,27 @@ pub struct Frr {
 impl Frr {
     /// Writes `conf` (bgpd.conf text) and starts bgpd on `ip` at a free port.
     pub fn spawn(dir: &Path, ip: Ipv4Addr, conf: &str) -> Self {
+        Self::spawn_at(dir, SocketAddr::from((ip, free_port(ip))), conf)
+    }
+
+    /// As `spawn`, on a given address and port: a restarted bgpd (after dropping the
+    /// previous one, which SIGKILLs it) where its peers expect it.
+    pub fn spawn_at(dir: &Path, addr: SocketAddr, conf: &str) -> Self {
+        Self::spawn_in(dir, None, addr, conf)
+    }
+
+    /// As `spawn_at`, inside network namespace `ns` when given (vtysh reaches it through
+    /// its vty socket file from outside).
+    pub fn spawn_in(dir: &Path, ns: Option<&str>, addr: SocketAddr, conf: &str) -> Self {
         let bgpd = "/usr/lib/frr/bgpd";
         require(bgpd);
         require("vtysh");
         let own = dir.join("frr");
         std::fs::create_dir_all(&own).expect("frr dir");
-        let port = free_port(ip);
+        let (ip, port) = (addr.ip(), addr.port());
         let conf_path = own.join("bgpd.conf");
         std::fs::write(&conf_path, conf).expect("write bgpd.conf");
-        let child = Command::new(bgpd)
+        let child = in_netns(ns, bgpd)
             .args(["-Z", "-S", "-n", "-P", "0", "-p", &port.to_string()])
             .args(["-l", &ip.to_string()])
             .arg("-f")
@@ -310,10 +328,20 @@ impl Frr {
                 child,
                 dir: own.clone(),
             },
-            addr: SocketAddr::from((ip, port)),
+            addr,
             vty: own,
         };
-        wait_listening(frr.addr);
+        match ns {
+            None => wait_listening(frr.addr),
+            // Its address is not reachable from here: wait for the vty socket instead.
+            Some(_) => assert!(
+                wait_until(Duration::from_secs(10), || frr
+                    .vty
+                    .join("bgpd.vty")
+                    .exists()),
+                "bgpd did not start in {ns:?}"
+            ),
+        }
         frr
     }
 
@@ -345,6 +373,19 @@ pub fn spawn_gobgpd(conf: &Path, api: u16, state: PathBuf, listen: SocketAddr) -
     let p = Proc { child, dir: state };
     wait_listening(listen);
     p
+}
+
+/// `program`, run inside network namespace `ns` when given (`ip netns exec` execs it, so
+/// the child's PID is the program's own).
+fn in_netns(ns: Option<&str>, program: &str) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    }
 }
 
 /// A network namespace of the test's own (root only), deleted when dropped (pass or fail).
