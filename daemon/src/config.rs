@@ -1093,10 +1093,15 @@ mod example_tests {
         assert!(leaf
             .peers
             .values()
-            .all(|p| p.hold_time == 9 && p.keepalive == 3));
+            .all(|p| p.hold_time == 9 && p.keepalive == 3 && p.ipv4_unicast));
+        let lo: Ipv4Net = "10.0.0.1/32".parse().unwrap();
+        assert_eq!(leaf.networks.iter().collect::<Vec<_>>(), vec![&lo]);
+        assert_eq!(lo.addr(), leaf.file.global.router_id, "the loopback");
         let spine = Config::load_with_env(&etc.join("spine.toml"), none()).unwrap();
         assert_eq!(spine.file.listen_range.len(), 1);
         assert!(!spine.file.fib.enabled);
         assert!(spine.file.peer_group["leaves"].route_reflector_client == Some(true));
+        assert_eq!(spine.file.peer_group["leaves"].ipv4_unicast, Some(true));
+        assert!(spine.networks.is_empty());
     }
 }

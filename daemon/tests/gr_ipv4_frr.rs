@@ -12,6 +12,7 @@
 //!   evpnd comes back (F set for IPv4 unicast) with one network fewer; FRR never loses
 //!   the others (at least that many while polling), they are fresh again, and the removed
 //!   one is swept at evpnd's End-of-RIB.
+//!   Then a SIGHUP swapping one network: FRR gets the difference, the session stays up.
 //! - FRR restarts, evpnd is the helper: FRR (`bgp graceful-restart preserve-fw-state`:
 //!   F set) is SIGKILLed; evpnd keeps its routes stale; FRR comes back with one `network`
 //!   fewer (R set); evpnd never loses the others, they are fresh again, the removed one is
@@ -214,6 +215,34 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
         n["gracefulRestartInfo"]["ipv4Unicast"]["fBit"], true,
         "{}",
         n["gracefulRestartInfo"]
+    );
+
+    // SIGHUP with 192.0.2.0/24 replaced by 203.0.113.0/24: FRR gets the difference, the
+    // session stays up (no new connection on FRR's side).
+    let est = n["connectionsEstablished"].clone();
+    let now = ["10.0.0.162/32", "203.0.113.0/24"];
+    std::fs::write(&ev.config, evpnd_conf(&dir, me, frr.addr, &now)).expect("config");
+    signal(&ev.proc.child, libc::SIGHUP);
+    let mut want: Vec<_> = now
+        .iter()
+        .map(|n| {
+            let (nh, path) = ("10.255.0.2".into(), "65000".into());
+            (n.to_string(), false, nh, path, "IGP".to_string())
+        })
+        .collect();
+    want.sort();
+    let (ok, _, got) = settle(Duration::from_secs(15), || frr_routes(&frr), &want);
+    assert!(ok, "reload not applied at FRR: {got:?}\n{}", ev.log_text());
+    let n = json(&frr.vtysh(&format!("show bgp neighbors {e} json")))[e.to_string()].clone();
+    assert_eq!(
+        (n["bgpState"].clone(), n["connectionsEstablished"].clone()),
+        ("Established".into(), est),
+        "the reload reset the session: {n}"
+    );
+    let log = ev.log_text();
+    assert!(
+        log.contains("ipv4_unicast.networks applied added=1 removed=1"),
+        "{log}"
     );
 }
 
