@@ -22,6 +22,11 @@ use crate::routes::{RouteFilter, RouteView};
 /// UPDATE messages per batch handed to a peer task.
 pub const BATCH: usize = 64;
 
+/// Longest wait for a restarted peer's End-of-RIB while its old routes are kept stale
+/// (RFC 4724 4.2 allows such a timer): FRR's `bgp graceful-restart stalepath-time`
+/// default.
+pub const STALEPATH_TIME: std::time::Duration = std::time::Duration::from_secs(360);
+
 /// The families the RIB keeps.
 const FAMILIES: [AfiSafi; 2] = [AfiSafi::L2VPN_EVPN, AfiSafi::IPV4_UNICAST];
 
@@ -55,7 +60,8 @@ pub struct SpeakerRib {
     ids: BTreeMap<IpAddr, PeerId>,
     up: BTreeMap<IpAddr, Up>,
     /// Peers whose routes are kept stale (RFC 4724): when the restart time runs out
-    /// before the session is back, the stale routes are swept.
+    /// before the session is back, or the stale-path time after it is back before its
+    /// End-of-RIB for the family, the stale routes of those families are swept.
     restart_deadlines: BTreeMap<IpAddr, (Instant, Vec<AfiSafi>)>,
     /// Our IPv4 unicast networks in the Loc-RIB (`[ipv4_unicast] networks`).
     networks: BTreeSet<Ipv4Prefix>,
@@ -119,8 +125,10 @@ impl SpeakerRib {
             .as_ref()
             .map(|g| g.preserved.as_slice())
             .unwrap_or_default();
+        let mut waiting = Vec::new();
         for f in stale.map(|(_, f)| f).unwrap_or_default() {
-            if preserved.contains(&f) {
+            if preserved.contains(&f) && n.families.contains(&f) {
+                waiting.push(f);
                 continue;
             }
             if let Ok(ch) = self.rib.sweep_stale(id, f) {
@@ -129,6 +137,11 @@ impl SpeakerRib {
                 }
                 merge(&mut out, ch);
             }
+        }
+        if !waiting.is_empty() {
+            // The rest wait for its End-of-RIB, at most the stale-path time.
+            self.restart_deadlines
+                .insert(addr, (Instant::now() + STALEPATH_TIME, waiting));
         }
         for f in &families {
             if let Err(e) = self.rib.peer_up(id, *f) {
@@ -218,7 +231,7 @@ impl SpeakerRib {
             };
             for f in families {
                 if let Ok(ch) = self.rib.sweep_stale(id, f) {
-                    info!(peer = %addr, family = %f, routes = ch.len(), "restart time over: stale routes removed");
+                    info!(peer = %addr, family = %f, routes = ch.len(), "restart (or stale-path) time over: stale routes removed");
                     merge(&mut out, ch);
                 }
             }
@@ -329,6 +342,12 @@ impl SpeakerRib {
         self.set_clock();
         let id = *self.ids.get(&addr)?;
         if let Some(f) = u.is_end_of_rib() {
+            if let Some((_, waiting)) = self.restart_deadlines.get_mut(&addr) {
+                waiting.retain(|w| *w != f);
+                if waiting.is_empty() {
+                    self.restart_deadlines.remove(&addr);
+                }
+            }
             return self.rib.sweep_stale(id, f).ok();
         }
         match self.rib.apply_update(id, u) {
@@ -787,6 +806,44 @@ mod tests {
                     .expect("EoR");
                 assert_eq!(ch.ipv4.len(), 1, "swept at End-of-RIB");
             }
+            assert_eq!(r.next_restart_deadline(), None, "nothing left to wait for");
         }
+    }
+
+    /// A restarted peer that keeps F but never sends End-of-RIB: its stale routes go
+    /// when the stale-path time runs out, not never.
+    #[test]
+    fn stale_routes_go_after_the_stalepath_time_without_end_of_rib() {
+        let mut r = SpeakerRib::new(RibConfig::new(65000, Ipv4Addr::new(10, 0, 0, 100)));
+        let (peer, _) = ipv4_peer(&mut r, vec![AfiSafi::IPV4_UNICAST]);
+        let u = Update {
+            attributes: rib::PathAttrs {
+                next_hop: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 1, 1))),
+                ..Default::default()
+            }
+            .to_attributes_with_next_hop(),
+            nlri: vec![pfx("10.0.0.1/32"), pfx("10.0.0.2/32")],
+            ..Default::default()
+        };
+        r.update(peer, &u).expect("applied");
+        let stale = StaleRoutes {
+            restart_time: std::time::Duration::from_secs(5),
+            families: vec![AfiSafi::IPV4_UNICAST],
+        };
+        r.down(peer, Some(&stale));
+        let (_, ch) = ipv4_peer(&mut r, vec![AfiSafi::IPV4_UNICAST]);
+        assert!(ch.ipv4.is_empty());
+        let at = r.next_restart_deadline().expect("stale-path timer");
+        assert!(
+            at > Instant::now() + std::time::Duration::from_secs(300),
+            "not the 5 s restart time"
+        );
+        assert!(r.restart_timers(Instant::now()).ipv4.is_empty(), "not yet");
+        assert_eq!(
+            r.restart_timers(at).ipv4.len(),
+            2,
+            "swept at the stale-path time"
+        );
+        assert_eq!(r.prefix_count(peer, AfiSafi::IPV4_UNICAST), 0);
     }
 }
