@@ -13,6 +13,10 @@
 //!   the others (at least that many while polling), they are fresh again, and the removed
 //!   one is swept at evpnd's End-of-RIB.
 //!   Then a SIGHUP swapping one network: FRR gets the difference, the session stays up.
+//!   What polling cannot see: with F clear FRR would drop the stale routes when the
+//!   session comes back and learn them again a millisecond later (the same end state;
+//!   FRR's path lastUpdate changes either way). So FRR's own `fBit` for us is asserted:
+//!   with it FRR keeps them until our End-of-RIB (bgp_fsm.c, bgp_establish).
 //! - FRR restarts, evpnd is the helper: FRR (`bgp graceful-restart preserve-fw-state`:
 //!   F set) is SIGKILLed; evpnd keeps its routes stale; FRR comes back with one `network`
 //!   fewer (R set); evpnd never loses the others, they are fresh again, the removed one is
@@ -329,6 +333,19 @@ fn frr_restarts_evpnd_keeps_its_ipv4_routes_stale_until_end_of_rib() {
         g["preserved"].as_array().is_some_and(|a| a.contains(&v4)),
         "{g}"
     );
+    // The restarted FRR's view of us: our capability with F(IPv4 unicast) (a normal
+    // evpnd start: F for IPv4 unicast all the same), our End-of-RIB received.
+    let n = json(&frr.vtysh(&format!("show bgp neighbors {e} json")))[e.to_string()].clone();
+    let gr = &n["gracefulRestartInfo"];
+    assert_eq!(
+        (
+            gr["remoteGrMode"].clone(),
+            gr["ipv4Unicast"]["fBit"].clone()
+        ),
+        ("Restart".into(), true.into()),
+        "{gr}"
+    );
+    assert_eq!(gr["endOfRibRecv"]["ipv4Unicast"], true, "{gr}");
     let log = ev.log_text();
     assert!(
         !log.contains("F bit clear"),
