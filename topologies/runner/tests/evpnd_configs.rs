@@ -130,7 +130,11 @@ fn evpnd_nodes_match_the_dockerfile() {
         .unwrap_or_else(|e| panic!("{}: {e}", dockerfile.display()));
     let tag = text
         .lines()
-        .find_map(|l| l.trim_start_matches('#').trim().strip_prefix("docker build -t "))
+        .find_map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .strip_prefix("docker build -t ")
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .expect("Dockerfile header names no `docker build -t TAG` command");
     let entry = text
