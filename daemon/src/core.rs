@@ -335,7 +335,8 @@ impl Core {
             PeerEvent::Established { peer, negotiated } => {
                 debug!(%peer, families = ?negotiated.families, "RIB: session up");
                 if let Some(h) = self.peers.get(&peer) {
-                    self.rib.established(peer, &negotiated, &h.settings);
+                    let ch = self.rib.established(peer, &negotiated, &h.settings);
+                    self.evpn_changes(ch);
                 }
                 self.restart.established(
                     peer,
