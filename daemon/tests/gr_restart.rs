@@ -29,15 +29,6 @@ const STALE1: &str = "00:00:5e:00:53:71";
 const STALE2: &str = "00:00:5e:00:53:72";
 const HELPER_IP: &str = "127.0.0.73";
 
-/// The test's network namespace, deleted when dropped (pass or fail).
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
 fn run(ns: &str, args: &[&str]) -> Output {
     let o = Command::new("ip")
         .args(["netns", "exec", ns])
@@ -49,17 +40,8 @@ fn run(ns: &str, args: &[&str]) -> Output {
 }
 
 fn netns() -> Netns {
-    require("ip");
-    let name = format!("evt-gr-{}", std::process::id());
-    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-    let o = Command::new("ip")
-        .args(["netns", "add", &name])
-        .output()
-        .expect("ip netns add");
-    assert!(o.status.success(), "ip netns add (needs root): {o:?}");
-    let ns = Netns(name);
+    let ns = Netns::new(&format!("evt-gr-{}", std::process::id()));
     for c in [
-        "ip link set lo up",
         "ip addr add 10.0.0.72/32 dev lo",
         "ip link add br100 type bridge",
         "ip link add vxlan100 type vxlan id 100 local 10.0.0.72 dstport 4789 nolearning",
