@@ -321,6 +321,16 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
         "{sticky:?}"
     );
 
+    // FRR 8.4 (zebra) makes a MAC sticky only for the FDB row's `sticky` flag
+    // (NTF_STICKY), not for a plain `static` row as evpnd does (RFC 7432 section 15.2):
+    // the same kernel row is advertised differently (checked by hand: `static sticky`
+    // gives "MM:0, sticky MAC" at FRR too).
+    let f_static = &frr_local(&frr)["[2]:[0]:[48]:[aa:bb:cc:00:02:01]"];
+    assert!(
+        !frr_ecs(&f_static.path).iter().any(|c| c.starts_with("MM:")),
+        "{f_static:?}"
+    );
+
     // Withdrawals both ways: a host leaves each leaf.
     del_host(&l.e, &E_HOSTS[1]);
     del_host(&l.f, &F_HOSTS[1]);
