@@ -3,8 +3,9 @@
 //! static/sticky MACs) and type-3 routes from its own kernel state. Proves, field by
 //! field, that each side holds exactly what the other originated: RD, route type,
 //! ethernet tag, ESI, MAC and its length, IP and its length, VNI (label), next hop (the
-//! originating VTEP, kept over eBGP), origin, AS path (the originator's AS prepended),
-//! LOCAL_PREF and MED (absent over eBGP), extended communities (RT, encapsulation
+//! originating VTEP), origin, AS path (over eBGP the originator's AS prepended; over
+//! iBGP empty), LOCAL_PREF (absent over eBGP, 100 over iBGP), MED (none), extended
+//! communities (RT, encapsulation
 //! VXLAN, MAC mobility/sticky where set), and for type 3 the PMSI tunnel (ingress
 //! replication, label = VNI; evpnd also shows the tunnel endpoint). Then withdrawals both
 //! ways, soft and hard resets from each side with the routes coming back intact, and
@@ -207,19 +208,32 @@ fn same_nlri(r: &Value, f: &FrrPath, ctx: &str) {
     }
 }
 
-/// The path attributes of evpnd row `r` equal FRR path `f`; `as_path` is what the
-/// receiver must show.
-fn same_attrs(r: &Value, f: &FrrPath, vtep: &str, as_path: (&str, &str), ctx: &str) {
+/// What the two views of one route must show beyond the NLRI: next hop (the VTEP), AS
+/// path (FRR's text, evpnd's), LOCAL_PREF (FRR's `locPrf`, evpnd's; None: absent).
+struct Expect<'a> {
+    vtep: &'a str,
+    as_path: (&'a str, &'a str),
+    local_pref: (Option<u64>, Option<u64>),
+}
+
+/// The path attributes of evpnd row `r` equal FRR path `f`.
+fn same_attrs(r: &Value, f: &FrrPath, x: &Expect, ctx: &str) {
     let path = &f.path;
-    assert_eq!(path["nexthops"][0]["ip"], vtep, "FRR next hop {ctx}");
-    assert_eq!(r["next_hop"], vtep, "evpnd next hop {ctx}");
+    assert_eq!(path["nexthops"][0]["ip"], x.vtep, "FRR next hop {ctx}");
+    assert_eq!(r["next_hop"], x.vtep, "evpnd next hop {ctx}");
     assert_eq!(path["origin"], r["origin"], "origin {ctx}");
     assert_eq!(path["origin"], "IGP", "origin {ctx}");
-    let (frr_as, evpnd_as) = as_path;
+    let (frr_as, evpnd_as) = x.as_path;
     assert_eq!(path["aspath"]["string"], frr_as, "FRR AS path {ctx}");
     assert_eq!(r["as_path"], evpnd_as, "evpnd AS path {ctx}");
-    // eBGP: no LOCAL_PREF on the wire, no MED set by either side.
-    assert!(path.get("locPrf").is_none(), "LOCAL_PREF {ctx}");
+    let (frr_lp, evpnd_lp) = x.local_pref;
+    assert_eq!(
+        path.get("locPrf").and_then(Value::as_u64),
+        frr_lp,
+        "LOCAL_PREF {ctx}"
+    );
+    assert_eq!(r["local_pref"].as_u64(), evpnd_lp, "LOCAL_PREF {ctx}");
+    // No MED set by either side.
     assert!(
         r["med"].is_null() && path.get("metric").is_none(),
         "MED {ctx}"
@@ -254,8 +268,9 @@ fn wait_routes(frr: &Frr, e: &Evpnd, want_e: &[String], want_f: &[String]) {
     );
 }
 
-/// Every field both ways, against each side's own view of its routes.
-fn compare_all(frr: &Frr, e: &Evpnd) {
+/// Every field both ways, against each side's own view of its routes; `ibgp`: FRR is in
+/// evpnd's AS (no AS prepended, LOCAL_PREF 100 on the wire).
+fn compare_all(frr: &Frr, e: &Evpnd, ibgp: bool) {
     let own_e = evpnd_rows(e, None);
     let at_frr = frr_from_evpnd(frr);
     assert_eq!(
@@ -263,11 +278,17 @@ fn compare_all(frr: &Frr, e: &Evpnd) {
         at_frr.keys().collect::<Vec<_>>(),
         "evpnd originated vs FRR received"
     );
+    let (e_vtep, f_vtep) = (E_VTEP.to_string(), F_VTEP.to_string());
+    // Our own rows carry no AS and no LOCAL_PREF; FRR's own paths show "Local".
+    let to_frr = Expect {
+        vtep: &e_vtep,
+        as_path: (if ibgp { "Local" } else { "65000" }, ""),
+        local_pref: (ibgp.then_some(100), None),
+    };
     for (k, r) in &own_e {
         let ctx = format!("evpnd -> FRR {k}: evpnd {r}\nFRR {:?}", at_frr[k]);
         same_nlri(r, &at_frr[k], &ctx);
-        // evpnd's own row has an empty AS path; FRR sees evpnd's AS prepended.
-        same_attrs(r, &at_frr[k], &E_VTEP.to_string(), ("65000", ""), &ctx);
+        same_attrs(r, &at_frr[k], &to_frr, &ctx);
     }
     let own_f = frr_local(frr);
     let at_e = evpnd_rows(e, Some(F_PEER));
@@ -276,10 +297,15 @@ fn compare_all(frr: &Frr, e: &Evpnd) {
         at_e.keys().collect::<Vec<_>>(),
         "FRR originated vs evpnd received"
     );
+    let to_e = Expect {
+        vtep: &f_vtep,
+        as_path: ("Local", if ibgp { "" } else { "65003" }),
+        local_pref: (None, ibgp.then_some(100)),
+    };
     for (k, r) in &at_e {
         let ctx = format!("FRR -> evpnd {k}: evpnd {r}\nFRR {:?}", own_f[k]);
         same_nlri(r, &own_f[k], &ctx);
-        same_attrs(r, &own_f[k], &F_VTEP.to_string(), ("Local", "65003"), &ctx);
+        same_attrs(r, &own_f[k], &to_e, &ctx);
         assert_eq!(r["best"], true, "{ctx}");
         assert_eq!(r["stale"], false, "{ctx}");
     }
@@ -297,23 +323,44 @@ fn frr_neighbor(frr: &Frr) -> Value {
     frr.json(&format!("show bgp neighbors {E_PEER} json"))[E_PEER].clone()
 }
 
-#[test]
-fn evpnd_and_frr_leaves_exchange_every_field() {
-    let dir = scratch("frr-routes");
-    let l = leaves("rt");
+fn add_hosts(l: &Leaves) {
     for h in &E_HOSTS {
         add_host(&l.e, h);
     }
     for h in &F_HOSTS {
         add_host(&l.f, h);
     }
+}
+
+/// iBGP (FRR in AS 65000): the same routes, no AS prepended, LOCAL_PREF 100 both ways.
+#[test]
+fn evpnd_and_frr_ibgp_leaves_exchange_every_field() {
+    let dir = scratch("frr-routes-ibgp");
+    let l = leaves("ri");
+    add_hosts(&l);
+    let frr = start_frr_as(&dir, &l, 65000, "");
+    let e = start_evpnd(&dir, &l, &evpnd_conf_as(&dir, "", "", 65000));
+    e.wait_established(F_PEER, Duration::from_secs(30));
+    assert_eq!(e.peer(F_PEER)["session"]["negotiated"]["ibgp"], true);
+    let want_e = expected_prefixes(&E_HOSTS, "10.0.0.1");
+    let want_f = expected_prefixes(&F_HOSTS, "10.0.0.2");
+    wait_routes(&frr, &e, &want_e, &want_f);
+    compare_all(&frr, &e, true);
+}
+
+/// eBGP, then withdrawals, resets and max-prefix.
+#[test]
+fn evpnd_and_frr_leaves_exchange_every_field() {
+    let dir = scratch("frr-routes");
+    let l = leaves("rt");
+    add_hosts(&l);
     let frr = start_frr(&dir, &l, "");
     let mut e = start_evpnd(&dir, &l, &evpnd_conf(&dir, "", ""));
     e.wait_established(F_PEER, Duration::from_secs(30));
     let want_e = expected_prefixes(&E_HOSTS, "10.0.0.1");
     let want_f = expected_prefixes(&F_HOSTS, "10.0.0.2");
     wait_routes(&frr, &e, &want_e, &want_f);
-    compare_all(&frr, &e);
+    compare_all(&frr, &e, false);
     // The sticky (static) MAC is advertised sticky by evpnd, and FRR keeps the flag.
     let sticky = &frr_from_evpnd(&frr)["[2]:[0]:[48]:[aa:bb:cc:00:01:02]"];
     assert!(
@@ -337,7 +384,7 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
     let want_e1 = expected_prefixes(&E_HOSTS[..1], "10.0.0.1");
     let want_f1 = expected_prefixes(&F_HOSTS[..1], "10.0.0.2");
     wait_routes(&frr, &e, &want_e1, &want_f1);
-    compare_all(&frr, &e);
+    compare_all(&frr, &e, false);
     add_host(&l.e, &E_HOSTS[1]);
     add_host(&l.f, &F_HOSTS[1]);
     wait_routes(&frr, &e, &want_e, &want_f);
@@ -368,7 +415,7 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
         e.peer(F_PEER)
     );
     wait_routes(&frr, &e, &want_e, &want_f);
-    compare_all(&frr, &e);
+    compare_all(&frr, &e, false);
 
     // Hard reset from evpnd (Cease 6/4), then from FRR: the session comes back, routes too.
     let drops = |frr: &Frr| {
@@ -398,7 +445,7 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
     );
     e.wait_established(F_PEER, Duration::from_secs(30));
     wait_routes(&frr, &e, &want_e, &want_f);
-    compare_all(&frr, &e);
+    compare_all(&frr, &e, false);
     let d1 = drops(&frr);
     frr.vtysh(&format!("clear bgp {E_PEER}"));
     assert!(
@@ -408,7 +455,7 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
     );
     e.wait_established(F_PEER, Duration::from_secs(30));
     wait_routes(&frr, &e, &want_e, &want_f);
-    compare_all(&frr, &e);
+    compare_all(&frr, &e, false);
     let n = &e.peer(F_PEER)["session"]["counters"]["last_notification_received"];
     assert_eq!(n["code"], 6, "FRR's hard clear is a Cease: {n}");
 

@@ -1,6 +1,6 @@
 //! Two VXLAN leaves in network namespaces of their own (root only), joined by a veth:
 //! evpnd (FIB on, `advertise_all_vni`) in one, FRR 8.4 zebra + bgpd (`advertise-all-vni`)
-//! in the other, eBGP over the /31 (evpnd AS 65000, FRR AS 65003). Both leaves have
+//! in the other, over the /31 (evpnd AS 65000, FRR AS 65003 for eBGP or 65000). Both have
 //! VNI 100 (`br100` + `vxlan100` local = the leaf's VTEP) and a host port `h1` (bridge
 //! learning off, so only the MACs the test configures exist): that is the least
 //! machinery with which both daemons originate real type-2 and type-3 routes from
@@ -95,11 +95,14 @@ pub fn del_host(ns: &Netns, h: &Host) {
     ns.run(&format!("bridge fdb del {} dev h1 master", h.mac));
 }
 
-/// FRR's bgpd.conf: AS 65003, passive towards evpnd, `advertise-all-vni`; `extra` goes
+/// FRR's AS for eBGP with evpnd (AS 65000).
+pub const F_AS: u32 = 65003;
+
+/// FRR's bgpd.conf: AS `asn`, passive towards evpnd, `advertise-all-vni`; `extra` goes
 /// under `router bgp` (e.g. graceful restart).
-pub fn frr_conf(extra: &str) -> String {
+pub fn frr_conf(asn: u32, extra: &str) -> String {
     format!(
-        "frr defaults datacenter\nhostname frrleaf\nrouter bgp 65003\n \
+        "frr defaults datacenter\nhostname frrleaf\nrouter bgp {asn}\n \
          bgp router-id {F_VTEP}\n no bgp default ipv4-unicast\n \
          no bgp ebgp-requires-policy\n coalesce-time 100\n{extra} \
          neighbor {E_ADDR} remote-as 65000\n neighbor {E_ADDR} passive\n \
@@ -109,14 +112,29 @@ pub fn frr_conf(extra: &str) -> String {
     )
 }
 
+/// FRR in AS `F_AS` (eBGP with evpnd).
 pub fn start_frr(dir: &Path, l: &Leaves, extra: &str) -> Frr {
-    Frr::spawn_in(dir, &l.f, SocketAddr::from((F_ADDR, 179)), &frr_conf(extra))
+    start_frr_as(dir, l, F_AS, extra)
 }
 
-/// evpnd's config: AS 65000, router id = its VTEP, FIB on, every VNI advertised;
-/// `global` goes under `[global]`, `peer` into FRR's `[[peer]]`.
+pub fn start_frr_as(dir: &Path, l: &Leaves, asn: u32, extra: &str) -> Frr {
+    Frr::spawn_in(
+        dir,
+        &l.f,
+        SocketAddr::from((F_ADDR, 179)),
+        &frr_conf(asn, extra),
+    )
+}
+
+/// evpnd's config: AS 65000, router id = its VTEP, FIB on, every VNI advertised, FRR in
+/// `F_AS`; `global` goes under `[global]`, `peer` into FRR's `[[peer]]`.
 pub fn evpnd_conf(dir: &Path, global: &str, peer: &str) -> String {
-    let mut line = PeerLine::new(F_ADDR, 179).remote_as(65003);
+    evpnd_conf_as(dir, global, peer, F_AS)
+}
+
+/// As `evpnd_conf`, FRR in `frr_as`.
+pub fn evpnd_conf_as(dir: &Path, global: &str, peer: &str, frr_as: u32) -> String {
+    let mut line = PeerLine::new(F_ADDR, 179).remote_as(frr_as);
     if !peer.is_empty() {
         line = line.with(peer);
     }
