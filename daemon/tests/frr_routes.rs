@@ -1,15 +1,15 @@
 //! evpnd and FRR 8.4 as two real VXLAN leaves (root only: `common::leaves`, two network
 //! namespaces), each originating type-2 (MAC only, MAC+IPv4, MAC+IPv6; dynamic and
-//! static/sticky MACs) and type-3 routes from its own kernel state. Proves, field by
-//! field, that each side holds exactly what the other originated: RD, route type,
-//! ethernet tag, ESI, MAC and its length, IP and its length, VNI (label), next hop (the
-//! originating VTEP), origin, AS path (over eBGP the originator's AS prepended; over
-//! iBGP empty), LOCAL_PREF (absent over eBGP, 100 over iBGP), MED (none), extended
-//! communities (RT, encapsulation
-//! VXLAN, MAC mobility/sticky where set), and for type 3 the PMSI tunnel (ingress
-//! replication, label = VNI; evpnd also shows the tunnel endpoint). Then withdrawals both
-//! ways, soft and hard resets from each side with the routes coming back intact, and
-//! max-prefix teardown from each side (Cease 6/1).
+//! static MACs) and type-3 routes from its own kernel state. Proves, field by field, that
+//! each side holds exactly what the other originated: RD, route type, ethernet tag, ESI,
+//! MAC and its length, IP and its length, VNI (label), next hop (the originating VTEP),
+//! origin, AS path (over eBGP the originator's AS prepended; over iBGP empty),
+//! LOCAL_PREF (absent over eBGP, 100 over iBGP), MED (none), extended communities (RT,
+//! encapsulation VXLAN, MAC mobility/sticky where set), and for type 3 the PMSI tunnel
+//! (ingress replication, label = VNI; evpnd also shows the tunnel endpoint). Then, over
+//! eBGP: withdrawals both ways, soft and hard resets from each side with the routes
+//! coming back intact, and max-prefix teardown by evpnd (FRR 8.4 has no maximum-prefix
+//! for L2VPN EVPN). MD5 and GTSM against FRR are in interop.rs.
 
 mod common;
 
