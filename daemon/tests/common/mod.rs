@@ -332,12 +332,22 @@ impl Frr {
 
     /// zebra, then bgpd on `addr`, both inside `ns`; waits until bgpd answers vtysh.
     pub fn spawn_in(dir: &Path, ns: &Netns, addr: SocketAddr, conf: &str) -> Self {
-        let frr = Self::launch(dir, Some(ns), addr, conf);
+        let frr = Self::launch(dir, Some((ns, true)), addr, conf);
         frr.wait_vty();
         frr
     }
 
-    fn launch(dir: &Path, ns: Option<&Netns>, addr: SocketAddr, conf: &str) -> Self {
+    /// bgpd alone (`-Z`) on `addr` inside `ns`; waits until it answers vtysh.
+    pub fn spawn_in_without_zebra(dir: &Path, ns: &Netns, addr: SocketAddr, conf: &str) -> Self {
+        let frr = Self::launch(dir, Some((ns, false)), addr, conf);
+        frr.wait_vty();
+        frr
+    }
+
+    /// `ns`: the namespace, and whether zebra runs there too.
+    fn launch(dir: &Path, ns: Option<(&Netns, bool)>, addr: SocketAddr, conf: &str) -> Self {
+        let with_zebra = ns.is_some_and(|(_, z)| z);
+        let ns = ns.map(|(ns, _)| ns);
         let bgpd = "/usr/lib/frr/bgpd";
         require(bgpd);
         require("vtysh");
@@ -369,7 +379,7 @@ impl Frr {
         let mut zebra_cmd = common("zebra");
         zebra_cmd.push("-f".into());
         zebra_cmd.push(zconf.clone().into());
-        let zebra = ns.map(|_| {
+        let zebra = with_zebra.then(|| {
             std::fs::write(&zconf, "hostname zebra\n").expect("write zebra.conf");
             start_zebra(&zebra_cmd, &own)
         });
