@@ -11,11 +11,10 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bgp::session::StopReason;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
@@ -49,7 +48,7 @@ pub struct Core {
     path: PathBuf,
     config: Config,
     host: Option<String>,
-    listeners: Vec<Arc<TcpListener>>,
+    listeners: listener::Listeners,
     peers: BTreeMap<IpAddr, PeerHandle>,
     rib: SpeakerRib,
     events_tx: mpsc::Sender<PeerEvent>,
@@ -76,7 +75,7 @@ impl Core {
     pub fn new(
         path: PathBuf,
         config: Config,
-        listeners: Vec<Arc<TcpListener>>,
+        listeners: listener::Listeners,
         events_tx: mpsc::Sender<PeerEvent>,
         fib: Option<mpsc::UnboundedSender<FibCmd>>,
     ) -> Self {
@@ -176,7 +175,7 @@ impl Core {
 
     fn spawn_peer(&mut self, s: PeerSettings) {
         if let Some(pw) = &s.password {
-            listener::set_md5(&self.listeners, s.address, None, Some(pw));
+            listener::set_md5(self.listeners.sockets(), s.address, None, Some(pw));
         }
         self.next_instance += 1;
         let addr = s.address;
@@ -200,7 +199,7 @@ impl Core {
                 .and_then(|g| g.password.clone());
             if let Some(pw) = pw {
                 listener::set_md5(
-                    &self.listeners,
+                    self.listeners.sockets(),
                     r.prefix.network(),
                     Some(r.prefix.prefix_len()),
                     Some(&pw),
@@ -579,6 +578,10 @@ impl Core {
                 return;
             }
         };
+        if let Err(e) = crate::logging::check(&new.file.logging) {
+            error!(error = %e, "reload rejected; the running configuration is kept");
+            return;
+        }
         let old_global = self.config.file.global.clone();
         let g = &new.file.global;
         if (g.asn, g.router_id, g.cluster_id)
@@ -589,10 +592,24 @@ impl Core {
             error!("reload rejected: global.asn, router_id and cluster_id change only with a restart; the running configuration is kept");
             return;
         }
-        self.config = new;
-        if old_global.listen != self.config.file.global.listen {
-            warn!("global.listen changed: takes effect at the next restart");
+        // The only step that can fail on the outside world, so it goes first: a listen
+        // address that does not bind rejects the whole reload (nothing half-applied).
+        let mut new_sockets = false;
+        if old_global.listen != g.listen {
+            match self.listeners.reconcile(&g.listen) {
+                Ok((added, removed)) => {
+                    info!(added, removed, listen = ?g.listen, "global.listen applied");
+                    new_sockets = added > 0;
+                }
+                Err(e) => {
+                    error!(error = %e, "reload rejected: global.listen does not bind; the running configuration is kept");
+                    return;
+                }
+            }
         }
+        self.reload_logging(&new.file.logging);
+        self.restart_only_changes(&new);
+        self.config = new;
         let (mut added, mut removed, mut changed) = (0, 0, 0);
         let current: Vec<IpAddr> = self.peers.keys().copied().collect();
         for addr in current {
@@ -612,7 +629,7 @@ impl Core {
                         done: None,
                     });
                     if h.settings.password.is_some() {
-                        listener::set_md5(&self.listeners, addr, None, None);
+                        listener::set_md5(self.listeners.sockets(), addr, None, None);
                     }
                     self.peers.remove(&addr);
                     self.restart.removed(addr);
@@ -625,9 +642,9 @@ impl Core {
                 }
                 Some(s) if s != h.settings => {
                     if let Some(pw) = &s.password {
-                        listener::set_md5(&self.listeners, addr, None, Some(pw));
+                        listener::set_md5(self.listeners.sockets(), addr, None, Some(pw));
                     } else if h.settings.password.is_some() {
-                        listener::set_md5(&self.listeners, addr, None, None);
+                        listener::set_md5(self.listeners.sockets(), addr, None, None);
                     }
                     let _ = h.cmd.send(PeerCmd::Replace(Box::new(s.clone())));
                     if let Some(h) = self.peers.get_mut(&addr) {
@@ -650,6 +667,14 @@ impl Core {
             self.spawn_peer(s);
             added += 1;
         }
+        if new_sockets {
+            // New listening sockets have no keys yet; setting a key again is harmless.
+            for h in self.peers.values() {
+                if let Some(pw) = &h.settings.password {
+                    listener::set_md5(self.listeners.sockets(), h.settings.address, None, Some(pw));
+                }
+            }
+        }
         self.listen_range_md5();
         if let Some(e) = self.evpn.as_mut() {
             e.reload(&mut self.rib, &self.config);
@@ -658,6 +683,34 @@ impl Core {
             warn!("fib.enabled changed: takes effect at the next restart");
         }
         info!(added, removed, changed, "configuration reloaded");
+    }
+
+    /// A reloaded `[logging]`: level and format apply at once (`logging.rs`).
+    fn reload_logging(&self, new: &config::Logging) {
+        if *new == self.config.file.logging {
+            return;
+        }
+        match crate::logging::reload(new) {
+            Ok(a) if a.overridden => warn!(
+                level = %new.level,
+                "logging.level changed, but RUST_LOG is set and stays the filter"
+            ),
+            Ok(_) => {}
+            // Checked before; the subscriber could still refuse (it never has).
+            Err(e) => error!(error = %e, "logging settings not applied"),
+        }
+        info!(level = %new.level, format = ?new.format, "logging settings applied");
+    }
+
+    /// Sections read once at start: a change is said (once per reload), not applied.
+    fn restart_only_changes(&self, new: &Config) {
+        let (old, new) = (&self.config.file, &new.file);
+        if old.control != new.control {
+            warn!("control (socket, mode) changed: takes effect at the next restart");
+        }
+        if old.metrics != new.metrics {
+            warn!("metrics.listen changed: takes effect at the next restart");
+        }
     }
 
     /// A dynamic peer's settings under the current listen ranges, if one still covers it.

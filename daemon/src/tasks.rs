@@ -54,16 +54,14 @@ use crate::metrics;
 
 /// Runs the daemon until SIGTERM/SIGINT. Errors are setup failures (ports, socket).
 pub async fn run(path: PathBuf, config: Config) -> Result<(), String> {
-    let listeners = listener::bind(&config.file.global.listen).map_err(|e| e.to_string())?;
     let ctl = &config.file.control;
     let ctl_listener = control::server::bind(&ctl.socket, ctl.mode)
         .map_err(|e| format!("control socket {}: {e}", ctl.socket.display()))?;
     let socket_path = ctl.socket.clone();
 
     let (acc_tx, acc_rx) = mpsc::channel(64);
-    for l in &listeners {
-        tokio::spawn(listener::accept_loop(l.clone(), acc_tx.clone()));
-    }
+    let listeners = listener::Listeners::start(&config.file.global.listen, acc_tx)
+        .map_err(|e| e.to_string())?;
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
     tokio::spawn(control::server::serve(ctl_listener, ctl_tx));
     let (sig_tx, sig_rx) = mpsc::channel(4);

@@ -413,7 +413,7 @@ fn check_validates_and_names_the_key() {
 fn unreachable_peer_is_logged_once() {
     let dir = scratch("once");
     let (a, b) = (ip(45), ip(46));
-    let pa = free_port(a);
+    let (pa, pb) = (free_port(a), free_port(b));
     // Nothing listens on b: every connect is refused at once (retry every second).
     let ea = Evpnd::start(
         &dir,
@@ -423,7 +423,7 @@ fn unreachable_peer_is_logged_once() {
             "10.0.0.45",
             SocketAddr::from((a, pa)),
             &dir.join("a/evpnd.sock"),
-            &[PeerLine::new(b, free_port(b))],
+            &[PeerLine::new(b, pb)],
             "",
         ),
     );
@@ -448,4 +448,219 @@ fn unreachable_peer_is_logged_once() {
         .count();
     assert_eq!(failed, 1, "{loud:#?}");
     assert!(changes <= 2, "{loud:#?}");
+    // Why it fails, once: the connect error itself.
+    let why = loud
+        .iter()
+        .filter(|l| l.contains("connect failed") && l.contains("refused"))
+        .count();
+    assert_eq!(why, 1, "{loud:#?}");
+
+    // b comes up: one summary line says how many repeats went to debug.
+    let _eb = Evpnd::start(
+        &dir,
+        "b",
+        &config(
+            65000,
+            "10.0.0.46",
+            SocketAddr::from((b, pb)),
+            &dir.join("b/evpnd.sock"),
+            &[PeerLine::new(a, pa)],
+            "",
+        ),
+    );
+    ea.wait_established("127.0.0.46", Duration::from_secs(20));
+    let log = ea.log_text();
+    let summary: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("session up after repeated failures"))
+        .collect();
+    assert_eq!(summary.len(), 1, "{log}");
+    assert!(
+        summary[0].contains("repeats=") && summary[0].contains("refused"),
+        "{}",
+        summary[0]
+    );
+}
+
+/// Opens and drops a TCP connection to `to` from 127.0.0.1 (an unconfigured address:
+/// evpnd logs it at debug only). True when something accepted it.
+fn poke(to: SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&to, Duration::from_millis(300)).is_ok()
+}
+
+fn counters(e: &Evpnd, addr: &str) -> (u64, u64) {
+    let v = e.peer(addr);
+    let c = &v["session"]["counters"];
+    (
+        c["established"].as_u64().unwrap_or(0),
+        c["dropped"].as_u64().unwrap_or(0),
+    )
+}
+
+/// SIGHUP applies `logging` (level, then format), `global.listen` (new sockets bound,
+/// removed ones closed, a bind error rejects the whole reload) and a peer's new timers
+/// (that peer renegotiates) while the other session stays up throughout.
+#[test]
+fn sighup_applies_logging_listen_and_timers() {
+    let dir = scratch("hup2");
+    let (a, b, c) = (ip(151), ip(152), ip(153));
+    let (pa, pa2, pb, pc) = (free_port(a), free_port(a), free_port(b), free_port(c));
+    // Built on common::config with a's own listen list, level and format, and c's
+    // timers (config() writes hold_time = 9 / keepalive = 3 for every peer).
+    let a_cfg = |listen: &[SocketAddr], level: &str, json: bool, c_hold: Option<(u16, u16)>| {
+        let mut t = config(
+            65000,
+            "10.0.0.151",
+            listen[0],
+            &dir.join("a/evpnd.sock"),
+            &[PeerLine::new(b, pb), PeerLine::new(c, pc)],
+            "",
+        );
+        let list: Vec<String> = listen.iter().map(|l| format!("\"{l}\"")).collect();
+        t = t.replace(
+            &format!("listen = [\"{}\"]", listen[0]),
+            &format!("listen = [{}]", list.join(", ")),
+        );
+        t = t.replace(
+            "level = \"debug\"",
+            &format!(
+                "level = \"{level}\"\nformat = \"{}\"",
+                if json { "json" } else { "text" }
+            ),
+        );
+        if let Some((h, k)) = c_hold {
+            t = t.replace(
+                &format!("port = {pc}\nhold_time = 9\nkeepalive = 3"),
+                &format!("port = {pc}\nhold_time = {h}\nkeepalive = {k}"),
+            );
+        }
+        t
+    };
+    let la = SocketAddr::from((a, pa));
+    let la2 = SocketAddr::from((a, pa2));
+    let ea = Evpnd::start(&dir, "a", &a_cfg(&[la], "info", false, None));
+    let other = |name: &str, me: Ipv4Addr, port: u16| {
+        Evpnd::start(
+            &dir,
+            name,
+            &config(
+                65000,
+                &format!("10.0.0.{}", me.octets()[3]),
+                SocketAddr::from((me, port)),
+                &dir.join(format!("{name}/evpnd.sock")),
+                // Passive: a's old listen address goes away, a connects out.
+                &[PeerLine::new(a, pa).with("passive = true")],
+                "",
+            ),
+        )
+    };
+    let eb = other("b", b, pb);
+    let ec = other("c", c, pc);
+    ea.wait_established("127.0.0.152", Duration::from_secs(20));
+    ea.wait_established("127.0.0.153", Duration::from_secs(20));
+    let reload = |text: &str, marker: &str| {
+        let seen = ea.log_text().matches(marker).count();
+        std::fs::write(&ea.config, text).unwrap();
+        signal(&ea.proc.child, libc::SIGHUP);
+        assert!(
+            wait_until(Duration::from_secs(10), || ea
+                .log_text()
+                .matches(marker)
+                .count()
+                > seen),
+            "no {marker:?} after SIGHUP:\n{}",
+            ea.log_text()
+        );
+    };
+    const REFUSED: &str = "connection from an unconfigured address refused";
+
+    // 1. Level: info hides the debug line for an unknown connection; debug shows it.
+    assert!(poke(la));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!ea.log_text().contains(REFUSED), "{}", ea.log_text());
+    reload(
+        &a_cfg(&[la], "debug", false, None),
+        "logging settings applied",
+    );
+    assert!(poke(la));
+    assert!(
+        wait_until(Duration::from_secs(5), || ea.log_text().contains(REFUSED)),
+        "level debug not applied:\n{}",
+        ea.log_text()
+    );
+    // Format: JSON lines from the reload on.
+    reload(
+        &a_cfg(&[la], "debug", true, None),
+        "logging settings applied",
+    );
+    let last_json = ea
+        .log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|v| v["message"] == "logging settings applied" && v["format"] == "Json");
+    assert!(last_json, "format json not applied:\n{}", ea.log_text());
+
+    // 2. A second listen address binds; then the first one closes; sessions untouched.
+    reload(
+        &a_cfg(&[la, la2], "debug", true, None),
+        "global.listen applied",
+    );
+    assert!(poke(la2), "new listen address not bound");
+    reload(&a_cfg(&[la2], "debug", true, None), "global.listen applied");
+    assert!(
+        wait_until(Duration::from_secs(5), || !poke(la)),
+        "removed listen address still accepts"
+    );
+    assert!(poke(la2));
+
+    // 3. A listen address that cannot bind (b's own): the whole reload is refused, the
+    // timers change in the same file is not applied, the listeners stay as they were.
+    let lb = SocketAddr::from((b, pb));
+    reload(
+        &a_cfg(&[la2, lb], "debug", true, Some((6, 2))),
+        "reload rejected: global.listen does not bind",
+    );
+    assert!(poke(la2), "a refused reload closed a listener");
+    assert!(!poke(la), "a refused reload reopened a listener");
+    assert_eq!(
+        counters(&ea, "127.0.0.153"),
+        (1, 0),
+        "c reset by a refused reload"
+    );
+    for p in ["127.0.0.152", "127.0.0.153"] {
+        assert_eq!(counters(&ea, p), (1, 0), "{p}: {}", ea.peer(p));
+    }
+
+    // 4. c's hold time changes: c alone is reset (6/6) and renegotiates (6 s now, at
+    // both ends), b is untouched on both ends.
+    reload(
+        &a_cfg(&[la2], "debug", true, Some((6, 2))),
+        "configuration reloaded",
+    );
+    let up_with_6 = |e: &Evpnd, p: &str| {
+        let v = e.peer(p);
+        v["state"] == "Established" && v["session"]["negotiated"]["hold_time"] == 6
+    };
+    let ok = wait_until(Duration::from_secs(20), || {
+        up_with_6(&ea, "127.0.0.153") && up_with_6(&ec, "127.0.0.151")
+    });
+    assert!(
+        ok,
+        "c did not renegotiate: {}\n{}",
+        ea.peer("127.0.0.153"),
+        ec.peer("127.0.0.151")
+    );
+    let resets: Vec<String> = ea
+        .log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "configuration changed: resetting the session")
+        .map(|v| v["peer"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(resets, ["127.0.0.153"], "{}", ea.log_text());
+    let vb = ea.peer("127.0.0.152");
+    assert_eq!(vb["state"], "Established");
+    assert_eq!(counters(&ea, "127.0.0.152"), (1, 0), "b was reset: {vb}");
+    assert_eq!(counters(&eb, "127.0.0.151"), (1, 0), "b was reset");
+    assert_eq!(vb["session"]["negotiated"]["hold_time"], 9);
 }

@@ -140,7 +140,7 @@ fn frr_neighbor(frr: &Frr) -> Value {
 }
 
 fn fdb(ns: &Netns) -> String {
-    ns.run("bridge fdb show dev vxlan100")
+    ns.out("bridge fdb show dev vxlan100")
 }
 
 fn setup(tag: &str) -> (Scratch, Leaves) {

@@ -18,7 +18,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
@@ -30,19 +29,10 @@ const STALE1: &str = "00:00:5e:00:53:71";
 const STALE2: &str = "00:00:5e:00:53:72";
 const HELPER_IP: &str = "127.0.0.73";
 
-fn run(ns: &str, args: &[&str]) -> Output {
-    let o = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .expect("ip netns exec");
-    assert!(o.status.success(), "{args:?}: {o:?}");
-    o
-}
-
 fn netns() -> Netns {
     let ns = Netns::new(&format!("evt-gr-{}", std::process::id()));
     for c in [
+        "ip link set lo up",
         "ip addr add 10.0.0.72/32 dev lo",
         "ip link add br100 type bridge",
         "ip link add vxlan100 type vxlan id 100 local 10.0.0.72 dstport 4789 nolearning",
@@ -50,14 +40,14 @@ fn netns() -> Netns {
         "ip link set br100 up",
         "ip link set vxlan100 up",
     ] {
-        run(&ns.0, &c.split(' ').collect::<Vec<_>>());
+        ns.sh(c);
     }
     ns
 }
 
 /// A row evpnd owns, as a previous run would have left it.
 fn add_owned(ns: &str, mac: &str) {
-    run(
+    ns_run(
         ns,
         &[
             "bridge",
@@ -75,7 +65,7 @@ fn add_owned(ns: &str, mac: &str) {
 }
 
 fn has_mac(ns: &str, mac: &str) -> bool {
-    let o = run(ns, &["bridge", "fdb", "show", "dev", "vxlan100"]);
+    let o = ns_run(ns, &["bridge", "fdb", "show", "dev", "vxlan100"]);
     String::from_utf8_lossy(&o.stdout).contains(mac)
 }
 

@@ -201,6 +201,10 @@ struct PeerTask {
     check_collision: bool,
     /// The last message logged above debug (repeats go to debug).
     last_log: Option<String>,
+    /// The last connect error logged above debug (repeats go to debug).
+    last_connect_error: Option<String>,
+    /// Messages sent to debug as repeats since the last Established (for its summary).
+    repeats: u64,
 }
 
 fn seed_of(addr: IpAddr) -> u64 {
@@ -287,6 +291,8 @@ impl PeerTask {
             pending: Vec::new(),
             check_collision: false,
             last_log: None,
+            last_connect_error: None,
+            repeats: 0,
         }
     }
 
@@ -583,7 +589,15 @@ impl PeerTask {
                     .await;
             }
             Err(e) => {
-                debug!(peer = %self.settings.address, error = %e, "connect failed");
+                // Why it failed, once per distinct error; the retries go to debug.
+                let text = e.to_string();
+                if self.last_connect_error.as_deref() == Some(text.as_str()) {
+                    debug!(peer = %self.settings.address, error = %e, "connect failed (again)");
+                    self.repeats += 1;
+                } else {
+                    warn!(peer = %self.settings.address, error = %e, "connect failed; retrying (repeats logged at debug)");
+                    self.last_connect_error = Some(text);
+                }
                 self.feed(Which::Main, Input::TcpConnectionFails).await;
             }
         }
@@ -814,7 +828,17 @@ impl PeerTask {
                 self.check_collision = true;
             }
             Output::Established(negotiated) => {
+                if self.repeats > 0 {
+                    info!(
+                        peer = %addr,
+                        repeats = self.repeats,
+                        last_error = self.last_connect_error.as_deref().or(self.last_log.as_deref()),
+                        "session up after repeated failures"
+                    );
+                }
                 self.last_log = None;
+                self.last_connect_error = None;
+                self.repeats = 0;
                 self.send_core(PeerEvent::Established {
                     peer: addr,
                     negotiated,
@@ -847,7 +871,8 @@ impl PeerTask {
             // The same message again (a peer refusing every connect retry) goes to debug:
             // each error is logged once, not in a loop.
             Output::Log { text, .. } if self.last_log.as_deref() == Some(text.as_str()) => {
-                debug!(peer = %addr, "{text} (again)")
+                debug!(peer = %addr, "{text} (again)");
+                self.repeats += 1;
             }
             Output::Log { level, text } => {
                 match level {

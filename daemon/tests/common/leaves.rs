@@ -40,14 +40,16 @@ pub fn leaves(tag: &str) -> Leaves {
     let pid = std::process::id();
     let e = Netns::new(&format!("evt-interop-{tag}-e-{pid}"));
     let f = Netns::new(&format!("evt-interop-{tag}-f-{pid}"));
-    e.run(&format!(
+    e.sh("ip link set lo up");
+    f.sh("ip link set lo up");
+    e.sh(&format!(
         "ip link add name e0 type veth peer name f0 netns {}",
         f.0
     ));
-    e.run(&format!("ip addr add {E_ADDR}/31 dev e0"));
-    f.run(&format!("ip addr add {F_ADDR}/31 dev f0"));
-    e.run("ip link set e0 up");
-    f.run("ip link set f0 up");
+    e.sh(&format!("ip addr add {E_ADDR}/31 dev e0"));
+    f.sh(&format!("ip addr add {F_ADDR}/31 dev f0"));
+    e.sh("ip link set e0 up");
+    f.sh("ip link set f0 up");
     leaf(&e, E_VTEP, F_VTEP, F_ADDR);
     leaf(&f, F_VTEP, E_VTEP, E_ADDR);
     Leaves { e, f }
@@ -68,19 +70,19 @@ fn leaf(ns: &Netns, vtep: Ipv4Addr, other_vtep: Ipv4Addr, via: Ipv4Addr) {
         "ip link set h1 up".into(),
         "ip link set h1p up".into(),
     ] {
-        ns.run(&c);
+        ns.sh(&c);
     }
 }
 
 /// Puts `h` behind port `h1` of the leaf in `ns`.
 pub fn add_host(ns: &Netns, h: &Host) {
     let state = if h.sticky { "static" } else { "dynamic" };
-    ns.run(&format!(
+    ns.sh(&format!(
         "bridge fdb replace {} dev h1 master {state}",
         h.mac
     ));
     for ip in [h.ipv4, h.ipv6].into_iter().flatten() {
-        ns.run(&format!(
+        ns.sh(&format!(
             "ip neigh replace {ip} lladdr {} dev br100 nud reachable",
             h.mac
         ));
@@ -90,9 +92,9 @@ pub fn add_host(ns: &Netns, h: &Host) {
 /// Removes `h` (its neighbour entries and its FDB row).
 pub fn del_host(ns: &Netns, h: &Host) {
     for ip in [h.ipv4, h.ipv6].into_iter().flatten() {
-        ns.run(&format!("ip neigh del {ip} dev br100"));
+        ns.sh(&format!("ip neigh del {ip} dev br100"));
     }
-    ns.run(&format!("bridge fdb del {} dev h1 master", h.mac));
+    ns.sh(&format!("bridge fdb del {} dev h1 master", h.mac));
 }
 
 /// FRR's AS for eBGP with evpnd (AS 65000).

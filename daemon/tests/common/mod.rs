@@ -153,14 +153,19 @@ pub fn config(
     s
 }
 
-fn spawn_evpnd(config: &Path, log: &Path, ns: Option<&Netns>) -> Child {
+/// evpnd with `config`, stderr appended to `log`, inside namespace `ns` when given.
+fn spawn_evpnd(config: &Path, log: &Path, ns: Option<&str>) -> Child {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("log file");
     let mut cmd = match ns {
-        Some(ns) => ns.exec(bin("evpnd")),
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, bin("evpnd")]);
+            c
+        }
         None => Command::new(bin("evpnd")),
     };
     cmd.arg("--config")
@@ -204,7 +209,7 @@ impl Evpnd {
         let log = own.join("evpnd.log");
         std::fs::write(&config, text).expect("write config");
         let _ = std::fs::remove_file(&socket);
-        let child = spawn_evpnd(&config, &log, ns);
+        let child = spawn_evpnd(&config, &log, ns.map(|n| n.0.as_str()));
         let e = Self {
             proc: Proc { child, dir: own },
             config,
@@ -231,7 +236,7 @@ impl Evpnd {
         self.crash();
         std::fs::write(&self.config, text).expect("write config");
         let _ = std::fs::remove_file(&self.socket);
-        self.proc.child = spawn_evpnd(&self.config, &self.log, ns);
+        self.proc.child = spawn_evpnd(&self.config, &self.log, ns.map(|n| n.0.as_str()));
         assert!(
             wait_until(Duration::from_secs(10), || self.socket.exists()),
             "evpnd did not come back: {}",
@@ -503,51 +508,6 @@ fn run_args(a: &[std::ffi::OsString]) -> Child {
         .expect("start FRR daemon")
 }
 
-/// A network namespace of a test (name prefixed `evt-`), deleted when dropped, pass or
-/// fail; processes started in it must be dropped first.
-pub struct Netns(pub String);
-
-impl Netns {
-    /// Creates namespace `name` (deleting a leftover of that name) with `lo` up.
-    pub fn new(name: &str) -> Self {
-        require("ip");
-        let _ = Command::new("ip").args(["netns", "del", name]).output();
-        let o = Command::new("ip")
-            .args(["netns", "add", name])
-            .output()
-            .expect("ip netns add");
-        assert!(
-            o.status.success(),
-            "ip netns add {name} (needs root): {o:?}"
-        );
-        let ns = Self(name.to_string());
-        ns.run("ip link set lo up");
-        ns
-    }
-
-    /// `prog` to run inside the namespace.
-    pub fn exec(&self, prog: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, prog]);
-        c
-    }
-
-    /// Runs `cmd` (words split on spaces) inside the namespace; it must succeed.
-    pub fn run(&self, cmd: &str) -> String {
-        let mut words = cmd.split(' ');
-        let prog = words.next().unwrap_or_default();
-        let o = self.exec(prog).args(words).output().expect("ip netns exec");
-        assert!(o.status.success(), "{} in {}: {o:?}", cmd, self.0);
-        String::from_utf8_lossy(&o.stdout).to_string()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
 /// Starts gobgpd with config file `conf`, its gRPC API on 127.0.0.1:`api`, and waits until
 /// it accepts BGP on `listen`; killed when the returned `Proc` drops.
 pub fn spawn_gobgpd(conf: &Path, api: u16, state: PathBuf, listen: SocketAddr) -> Proc {
@@ -564,4 +524,73 @@ pub fn spawn_gobgpd(conf: &Path, api: u16, state: PathBuf, listen: SocketAddr) -
     let p = Proc { child, dir: state };
     wait_listening(listen);
     p
+}
+
+/// A network namespace of the test's own (root only, name prefixed `evt-`), deleted when
+/// dropped (pass or fail); processes started in it must be dropped first.
+pub struct Netns(pub String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+impl Netns {
+    /// Creates `name` (removing a leftover of an earlier run of the same test first).
+    pub fn new(name: &str) -> Self {
+        require("ip");
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        let o = Command::new("ip")
+            .args(["netns", "add", name])
+            .output()
+            .expect("ip netns add");
+        assert!(o.status.success(), "ip netns add (needs root): {o:?}");
+        Self(name.to_string())
+    }
+
+    /// Runs a space-separated command line inside; fails the test if it fails.
+    pub fn sh(&self, cmd: &str) -> Output {
+        ns_run(&self.0, &cmd.split(' ').collect::<Vec<_>>())
+    }
+
+    /// As `sh`, its standard output as text.
+    pub fn out(&self, cmd: &str) -> String {
+        String::from_utf8_lossy(&self.sh(cmd).stdout).into_owned()
+    }
+}
+
+/// Runs `args` inside namespace `ns`; fails the test if the command fails.
+pub fn ns_run(ns: &str, args: &[&str]) -> Output {
+    let o = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .expect("ip netns exec");
+    assert!(o.status.success(), "{args:?}: {o:?}");
+    o
+}
+
+/// Starts evpnd inside `ns` with `text` as config in `dir/name/evpnd.toml`; its log is
+/// appended to `dir/name/evpnd.log` (a restart keeps the earlier lines).
+pub fn start_evpnd_in(dir: &Path, name: &str, ns: &str, text: &str) -> Proc {
+    let own = dir.join(name);
+    std::fs::create_dir_all(&own).expect("instance dir");
+    let config = own.join("evpnd.toml");
+    std::fs::write(&config, text).expect("write config");
+    Proc {
+        child: spawn_evpnd(&config, &own.join("evpnd.log"), Some(ns)),
+        dir: dir.join(format!("{name}-proc")),
+    }
+}
+
+/// `evpnctl --socket dir/name/evpnd.sock ARGS` as JSON (Null when it gave none).
+pub fn ctl_json(dir: &Path, name: &str, args: &[&str]) -> Value {
+    let out = Command::new(bin("evpnctl"))
+        .arg("--socket")
+        .arg(dir.join(name).join("evpnd.sock"))
+        .args(args)
+        .output()
+        .expect("run evpnctl");
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
