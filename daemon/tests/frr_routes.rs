@@ -14,6 +14,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::leaves::*;
@@ -366,6 +367,23 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
     assert!(
         frr_ecs(&sticky.path).contains(&"MM:0,sticky".to_string()),
         "{sticky:?}"
+    );
+
+    // FRR's JSON does not show the PMSI tunnel endpoint; each side acting on the other's
+    // type 3 (ingress replication) shows it took it: a flood entry to the other VTEP.
+    let flood = |ns: &Netns, vtep: Ipv4Addr| {
+        ns.out("bridge fdb show dev vxlan100")
+            .lines()
+            .any(|r| r.starts_with(&format!("00:00:00:00:00:00 dst {vtep} self ")))
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || flood(&l.f, E_VTEP)
+            && flood(&l.e, F_VTEP)),
+        "flood entries: FRR {} evpnd {}\n{}\n{}",
+        l.f.out("bridge fdb show dev vxlan100"),
+        l.e.out("bridge fdb show dev vxlan100"),
+        frr.vtysh("show evpn vni 100"),
+        String::from_utf8_lossy(&e.ctl(&["show", "vni"]).stdout)
     );
 
     // FRR 8.4 (zebra) makes a MAC sticky only for the FDB row's `sticky` flag
