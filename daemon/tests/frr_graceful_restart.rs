@@ -25,6 +25,8 @@
 //!   again when bgpd is back; only a zebra restart forgets it.
 //!
 //! So the RFC-correct behaviour of evpnd, which these tests prove:
+//! - FRR without `bgp graceful-restart` restarting: its capability lists no family, so
+//!   evpnd withdraws FRR's routes at once (never stale).
 //! - FRR restarting, evpnd helper: keep FRR's EVPN routes as stale while FRR is away
 //!   (FRR listed EVPN); when FRR's new OPEN lists EVPN with F = 0, remove the stale ones
 //!   at once (RFC 4724 section 4.2; FRR does the same for its NSF families); then hold
@@ -244,6 +246,55 @@ fn frr_restarts_evpnd_keeps_its_evpn_routes_as_stale_until_frr_is_back() {
             .contains("aa:bb:cc:00:04:02")),
         "{}",
         fdb(&l.e)
+    );
+}
+
+/// FRR in its default GR mode (helper: the capability lists no AFI/SAFI) crashes:
+/// evpnd keeps nothing, FRR's routes and the kernel entries made from them go at once;
+/// when bgpd is back they all return.
+#[test]
+fn frr_without_gr_families_crashes_evpnd_flushes_at_once() {
+    let (dir, l) = setup("grh");
+    let mut frr = start_frr(&dir, &l, "");
+    let e = start_evpnd(&dir, &l, &evpnd_conf(&dir, "", ""));
+    e.wait_established(F_PEER, Duration::from_secs(30));
+    let all_f = prefixes(&F_HOSTS, "10.0.0.2");
+    assert!(
+        wait_until(Duration::from_secs(30), || evpnd_from_frr(&e)
+            == fresh(&all_f)),
+        "{:?}",
+        evpnd_from_frr(&e)
+    );
+    let gr = e.peer(F_PEER)["session"]["negotiated"]["graceful_restart"].clone();
+    assert_eq!(gr["families"], serde_json::json!([]), "{gr}");
+
+    frr.crash();
+    // Never stale: gone in one step.
+    let mut saw_stale = false;
+    let gone = wait_until(Duration::from_secs(15), || {
+        let r = evpnd_from_frr(&e);
+        saw_stale |= r.iter().any(|(_, s)| *s);
+        r.is_empty()
+    });
+    assert!(gone, "FRR's routes kept: {:?}", evpnd_from_frr(&e));
+    assert!(
+        !saw_stale,
+        "routes of a peer without EVPN in its GR capability kept stale"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || !fdb(&l.e)
+            .contains("aa:bb:cc:00:04:02")),
+        "{}",
+        fdb(&l.e)
+    );
+
+    frr.restart();
+    e.wait_established(F_PEER, Duration::from_secs(30));
+    assert!(
+        wait_until(Duration::from_secs(30), || evpnd_from_frr(&e)
+            == fresh(&all_f)),
+        "{:?}",
+        evpnd_from_frr(&e)
     );
 }
 

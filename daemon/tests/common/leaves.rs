@@ -72,6 +72,17 @@ fn leaf(ns: &Netns, vtep: Ipv4Addr, other_vtep: Ipv4Addr, via: Ipv4Addr) {
     ] {
         ns.sh(&c);
     }
+    // The port forwards only once the kernel saw the veth's carrier (asynchronously);
+    // before that the bridge refuses dynamic FDB rows on it (EPERM).
+    let ok = super::wait_until(std::time::Duration::from_secs(10), || {
+        ns.out("bridge link show dev h1")
+            .contains("state forwarding")
+    });
+    assert!(
+        ok,
+        "h1 not forwarding: {}",
+        ns.out("bridge link show dev h1")
+    );
 }
 
 /// Puts `h` behind port `h1` of the leaf in `ns`.
