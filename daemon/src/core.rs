@@ -346,7 +346,8 @@ impl Core {
             } => {
                 debug!(%peer, families = ?negotiated.families, ?local, "RIB: session up");
                 if let Some(h) = self.peers.get(&peer) {
-                    self.rib.established(peer, &negotiated, &h.settings, local);
+                    let ch = self.rib.established(peer, &negotiated, &h.settings, local);
+                    self.evpn_changes(ch);
                 }
                 self.restart.established(
                     peer,

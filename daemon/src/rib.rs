@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use bgp::packet::evpn::EvpnRouteKey;
 use bgp::packet::{AfiSafi, Update};
 use bgp::rib::{self, PeerId, Rib, RibConfig, LOCAL};
+use bgp::session::negotiate::PeerGracefulRestart;
 use bgp::session::{Negotiated, StaleRoutes};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -41,6 +42,16 @@ struct Up {
     eor: Vec<AfiSafi>,
 }
 
+/// Of the families whose routes were kept stale, those to remove at once when the peer
+/// is back (RFC 4724 section 4.2): the new OPEN has no GR capability, does not list the
+/// family, or lists it without the F bit. The others wait for End-of-RIB.
+fn unpreserved(kept: &[AfiSafi], gr: Option<&PeerGracefulRestart>) -> Vec<AfiSafi> {
+    kept.iter()
+        .copied()
+        .filter(|f| !gr.is_some_and(|g| g.preserved.contains(f)))
+        .collect()
+}
+
 /// Appends `more` to `into`.
 pub fn merge(into: &mut rib::Changes, more: rib::Changes) {
     into.evpn.extend(more.evpn);
@@ -70,16 +81,24 @@ impl SpeakerRib {
         }
     }
 
-    /// The session with `addr` is up; `local` is our end of its TCP connection.
+    /// The session came up; `local` is our end of its TCP connection. Registers the peer
+    /// and its families; returns the Loc-RIB changes of stale routes removed because the
+    /// peer's new OPEN did not preserve their forwarding state (RFC 4724 section 4.2).
     pub fn established(
         &mut self,
         addr: IpAddr,
         n: &Negotiated,
         s: &PeerSettings,
         local: Option<IpAddr>,
-    ) {
-        // Back in time: the stale routes now wait for the peer's End-of-RIB instead.
-        self.restart_deadlines.remove(&addr);
+    ) -> rib::Changes {
+        // Back in time: the stale routes now wait for the peer's End-of-RIB instead,
+        // except those of families the new OPEN no longer preserves.
+        let kept = self
+            .restart_deadlines
+            .remove(&addr)
+            .map(|(_, families)| families)
+            .unwrap_or_default();
+        let mut out = rib::Changes::default();
         let mut pc = rib::PeerConfig::new(addr, n.peer_as, n.peer_id);
         // The connection's own address: `s.local` is only set when `global.listen` names
         // an address (the usual 0.0.0.0 leaves it empty), and without an address the RIB
@@ -106,6 +125,13 @@ impl SpeakerRib {
             .into_iter()
             .filter(|f| n.families.contains(f))
             .collect();
+        for f in unpreserved(&kept, n.graceful_restart.as_ref()) {
+            if let Ok(ch) = self.rib.sweep_stale(id, f) {
+                info!(peer = %addr, family = %f, routes = ch.evpn.len() + ch.ipv4.len(),
+                    "forwarding state not preserved: stale routes removed");
+                merge(&mut out, ch);
+            }
+        }
         for f in &families {
             if let Err(e) = self.rib.peer_up(id, *f) {
                 warn!(peer = %addr, error = %e, "RIB: peer_up");
@@ -119,6 +145,7 @@ impl SpeakerRib {
                 ready: true,
             },
         );
+        out
     }
 
     /// A reload changed the peer's advertisement interval: applies to the running
@@ -529,5 +556,51 @@ mod tests {
             Some(&Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 0)))),
             "next-hop-self sends our address on that session: {sent:?}"
         );
+    }
+
+    fn gr(families: &[AfiSafi], preserved: &[AfiSafi]) -> PeerGracefulRestart {
+        PeerGracefulRestart {
+            restart_time: 120,
+            restart_state: true,
+            notification: false,
+            preserved: preserved.to_vec(),
+            families: families.to_vec(),
+        }
+    }
+
+    /// RFC 4724 section 4.2 on the new OPEN, from a table: (kept stale, new OPEN's GR
+    /// capability, families whose stale routes go at once).
+    #[test]
+    fn stale_routes_kept_only_where_the_new_open_preserves_forwarding() {
+        const E: AfiSafi = AfiSafi::L2VPN_EVPN;
+        const V4: AfiSafi = AfiSafi::IPV4_UNICAST;
+        type Case = (
+            &'static str,
+            Vec<AfiSafi>,
+            Option<PeerGracefulRestart>,
+            Vec<AfiSafi>,
+        );
+        let cases: Vec<Case> = vec![
+            ("nothing kept", vec![], Some(gr(&[E], &[])), vec![]),
+            (
+                "F set: wait for End-of-RIB",
+                vec![E],
+                Some(gr(&[E], &[E])),
+                vec![],
+            ),
+            // FRR 8.4: lists EVPN with F = 0.
+            ("listed, F = 0", vec![E], Some(gr(&[E, V4], &[])), vec![E]),
+            ("not listed", vec![E, V4], Some(gr(&[V4], &[V4])), vec![E]),
+            ("no GR capability", vec![E, V4], None, vec![E, V4]),
+            (
+                "F on one family only",
+                vec![E, V4],
+                Some(gr(&[E, V4], &[V4])),
+                vec![E],
+            ),
+        ];
+        for (name, kept, cap, want) in cases {
+            assert_eq!(unpreserved(&kept, cap.as_ref()), want, "{name}");
+        }
     }
 }
