@@ -45,7 +45,12 @@ fn every_evpnd_config_loads() {
     let configs = files(&|n| {
         n.starts_with("evpnd.") && [".toml", ".yaml", ".yml"].iter().any(|e| n.ends_with(e))
     });
-    for want in ["mixed/leaf3/evpnd.toml", "mixed/spine2/evpnd.toml"] {
+    for want in [
+        "mixed/leaf3/evpnd.toml",
+        "mixed/spine2/evpnd.toml",
+        "leaf-spine/spine1/evpnd.toml",
+        "leaf-spine/leaf3/evpnd.toml",
+    ] {
         assert!(
             configs.iter().any(|c| c.ends_with(want)),
             "{want} not found among {configs:?}"
@@ -112,5 +117,5 @@ fn evpnd_nodes_bind_configs_that_fit_them() {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "only {checked} evpnd nodes found in {labs:?}");
+    assert!(checked >= 9, "only {checked} evpnd nodes found in {labs:?}");
 }
