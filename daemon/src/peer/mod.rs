@@ -546,7 +546,9 @@ impl PeerTask {
         };
         if self.main.conn.is_none() {
             match self.main.session.state() {
-                State::Connect | State::Active => {
+                // Idle too: the session takes the connection while an automatic restart
+                // is pending (damping) and refuses it (Disconnect) when stopped.
+                State::Idle | State::Connect | State::Active => {
                     // Our own attempt, if any, is abandoned (RFC 4271 8.2.2, Connect state).
                     if let Some(h) = self.main.connecting.take() {
                         h.abort();
