@@ -88,12 +88,15 @@ impl Lab {
         lab
     }
 
+    /// Every node's configured sessions Established: two per leaf in the leaf-spine
+    /// shaped labs, one (the spine) in ebgp.
     pub fn wait_established(&self) {
+        let peers = if self.lab == "ebgp" { "1" } else { "2" };
         ok(
             &self.name,
             "wait",
             &self.file,
-            &["--bgp-established", "2", "--timeout", "45"],
+            &["--bgp-established", peers, "--timeout", "45"],
         );
     }
 
