@@ -362,7 +362,7 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
     let want_f = expected_prefixes(&F_HOSTS, "10.0.0.2");
     wait_routes(&frr, &e, &want_e, &want_f);
     compare_all(&frr, &e, false);
-    // The sticky (static) MAC is advertised sticky by evpnd, and FRR keeps the flag.
+    // The sticky MAC is advertised sticky by evpnd, and FRR keeps the flag.
     let sticky = &frr_from_evpnd(&frr)["[2]:[0]:[48]:[aa:bb:cc:00:01:02]"];
     assert!(
         frr_ecs(&sticky.path).contains(&"MM:0,sticky".to_string()),
@@ -386,14 +386,12 @@ fn evpnd_and_frr_leaves_exchange_every_field() {
         String::from_utf8_lossy(&e.ctl(&["show", "vni"]).stdout)
     );
 
-    // FRR 8.4 (zebra) makes a MAC sticky only for the FDB row's `sticky` flag
-    // (NTF_STICKY), not for a plain `static` row as evpnd does (RFC 7432 section 15.2):
-    // the same kernel row is advertised differently (checked by hand: `static sticky`
-    // gives "MM:0, sticky MAC" at FRR too).
-    let f_static = &frr_local(&frr)["[2]:[0]:[48]:[aa:bb:cc:00:02:01]"];
+    // The same kernel row reads the same on both: FRR's `static sticky` MAC is sticky too
+    // (both follow the row's NTF_STICKY flag, not NUD_NOARP).
+    let f_sticky = &frr_local(&frr)["[2]:[0]:[48]:[aa:bb:cc:00:02:01]"];
     assert!(
-        !frr_ecs(&f_static.path).iter().any(|c| c.starts_with("MM:")),
-        "{f_static:?}"
+        frr_ecs(&f_sticky.path).contains(&"MM:0,sticky".to_string()),
+        "{f_sticky:?}"
     );
 
     // Withdrawals both ways: a host leaves each leaf.

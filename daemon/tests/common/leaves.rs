@@ -19,8 +19,8 @@ pub const F_ADDR: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 pub const F_VTEP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 /// A host behind a leaf: a MAC, and optionally its IPv4/IPv6 addresses in the SVI's
-/// neighbour table (MAC+IP routes). `sticky`: a static FDB row (evpnd advertises it
-/// with the MAC mobility sticky flag).
+/// neighbour table (MAC+IP routes). `sticky`: a `static sticky` FDB row (evpnd and FRR
+/// advertise it with the MAC mobility sticky flag).
 pub struct Host {
     pub mac: &'static str,
     pub sticky: bool,
@@ -87,7 +87,7 @@ fn leaf(ns: &Netns, vtep: Ipv4Addr, other_vtep: Ipv4Addr, via: Ipv4Addr) {
 
 /// Puts `h` behind port `h1` of the leaf in `ns`.
 pub fn add_host(ns: &Netns, h: &Host) {
-    let state = if h.sticky { "static" } else { "dynamic" };
+    let state = if h.sticky { "static sticky" } else { "dynamic" };
     ns.sh(&format!(
         "bridge fdb replace {} dev h1 master {state}",
         h.mac
