@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use bgp::packet::evpn::EvpnRouteKey;
 use bgp::packet::{AfiSafi, Ipv4Prefix, Update};
 use bgp::rib::{self, PeerId, Rib, RibConfig, LOCAL};
+use bgp::session::negotiate::PeerGracefulRestart;
 use bgp::session::{Negotiated, StaleRoutes};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -46,6 +47,16 @@ struct Up {
     eor: Vec<AfiSafi>,
 }
 
+/// Of the families whose routes were kept stale, those to remove at once when the peer
+/// is back (RFC 4724 section 4.2): the new OPEN has no GR capability, does not list the
+/// family, or lists it without the F bit. The others wait for End-of-RIB.
+fn unpreserved(kept: &[AfiSafi], gr: Option<&PeerGracefulRestart>) -> Vec<AfiSafi> {
+    kept.iter()
+        .copied()
+        .filter(|f| !gr.is_some_and(|g| g.preserved.contains(f)))
+        .collect()
+}
+
 /// Appends `more` to `into`.
 pub fn merge(into: &mut rib::Changes, more: rib::Changes) {
     into.evpn.extend(more.evpn);
@@ -79,8 +90,11 @@ impl SpeakerRib {
         }
     }
 
-    /// The session with `addr` is up; `local` is our end of its TCP connection. Returns
-    /// the Loc-RIB changes: stale routes the peer's new OPEN does not let us keep.
+    /// The session came up; `local` is our end of its TCP connection. Registers the peer
+    /// and its families; returns the Loc-RIB changes of stale routes removed because the
+    /// peer's new OPEN did not preserve their forwarding state (RFC 4724 section 4.2).
+    /// The stale routes it did preserve wait for its End-of-RIB, at most
+    /// [`STALEPATH_TIME`].
     pub fn established(
         &mut self,
         addr: IpAddr,
@@ -88,9 +102,14 @@ impl SpeakerRib {
         s: &PeerSettings,
         local: Option<IpAddr>,
     ) -> rib::Changes {
+        // Back in time: the stale routes now wait for the peer's End-of-RIB instead,
+        // except those of families the new OPEN no longer preserves.
+        let kept = self
+            .restart_deadlines
+            .remove(&addr)
+            .map(|(_, families)| families)
+            .unwrap_or_default();
         let mut out = rib::Changes::default();
-        // Back in time: the stale routes now wait for the peer's End-of-RIB instead.
-        let stale = self.restart_deadlines.remove(&addr);
         let mut pc = rib::PeerConfig::new(addr, n.peer_as, n.peer_id);
         // The connection's own address: `s.local` is only set when `global.listen` names
         // an address (the usual 0.0.0.0 leaves it empty), and without an address the RIB
@@ -117,27 +136,17 @@ impl SpeakerRib {
             .into_iter()
             .filter(|f| n.families.contains(f))
             .collect();
-        // RFC 4724 4.2: stale routes of a family whose forwarding state the peer did not
-        // preserve (F bit clear, or the family or GR missing from its new OPEN) go now,
-        // not at its End-of-RIB; FRR's helper does the same (bgp_fsm.c, bgp_establish).
-        let preserved = n
-            .graceful_restart
-            .as_ref()
-            .map(|g| g.preserved.as_slice())
-            .unwrap_or_default();
-        let mut waiting = Vec::new();
-        for f in stale.map(|(_, f)| f).unwrap_or_default() {
-            if preserved.contains(&f) && n.families.contains(&f) {
-                waiting.push(f);
-                continue;
-            }
-            if let Ok(ch) = self.rib.sweep_stale(id, f) {
+        let gone = unpreserved(&kept, n.graceful_restart.as_ref());
+        for f in &gone {
+            if let Ok(ch) = self.rib.sweep_stale(id, *f) {
                 if !ch.is_empty() {
-                    info!(peer = %addr, family = %f, routes = ch.len(), "forwarding state not preserved (F bit clear): stale routes removed");
+                    info!(peer = %addr, family = %f, routes = ch.len(),
+                        "forwarding state not preserved: stale routes removed");
                 }
                 merge(&mut out, ch);
             }
         }
+        let waiting: Vec<AfiSafi> = kept.into_iter().filter(|f| !gone.contains(f)).collect();
         if !waiting.is_empty() {
             // The rest wait for its End-of-RIB, at most the stale-path time.
             self.restart_deadlines
@@ -845,5 +854,51 @@ mod tests {
             "swept at the stale-path time"
         );
         assert_eq!(r.prefix_count(peer, AfiSafi::IPV4_UNICAST), 0);
+    }
+
+    fn gr(families: &[AfiSafi], preserved: &[AfiSafi]) -> PeerGracefulRestart {
+        PeerGracefulRestart {
+            restart_time: 120,
+            restart_state: true,
+            notification: false,
+            preserved: preserved.to_vec(),
+            families: families.to_vec(),
+        }
+    }
+
+    /// RFC 4724 section 4.2 on the new OPEN, from a table: (kept stale, new OPEN's GR
+    /// capability, families whose stale routes go at once).
+    #[test]
+    fn stale_routes_kept_only_where_the_new_open_preserves_forwarding() {
+        const E: AfiSafi = AfiSafi::L2VPN_EVPN;
+        const V4: AfiSafi = AfiSafi::IPV4_UNICAST;
+        type Case = (
+            &'static str,
+            Vec<AfiSafi>,
+            Option<PeerGracefulRestart>,
+            Vec<AfiSafi>,
+        );
+        let cases: Vec<Case> = vec![
+            ("nothing kept", vec![], Some(gr(&[E], &[])), vec![]),
+            (
+                "F set: wait for End-of-RIB",
+                vec![E],
+                Some(gr(&[E], &[E])),
+                vec![],
+            ),
+            // FRR 8.4: lists EVPN with F = 0.
+            ("listed, F = 0", vec![E], Some(gr(&[E, V4], &[])), vec![E]),
+            ("not listed", vec![E, V4], Some(gr(&[V4], &[V4])), vec![E]),
+            ("no GR capability", vec![E, V4], None, vec![E, V4]),
+            (
+                "F on one family only",
+                vec![E, V4],
+                Some(gr(&[E, V4], &[V4])),
+                vec![E],
+            ),
+        ];
+        for (name, kept, cap, want) in cases {
+            assert_eq!(unpreserved(&kept, cap.as_ref()), want, "{name}");
+        }
     }
 }

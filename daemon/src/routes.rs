@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use bgp::packet::evpn::EvpnNlri;
+use bgp::packet::pmsi::PmsiTunnel;
 use bgp::rib::PathAttrs;
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,12 @@ pub struct RouteView {
     /// Seconds since the path was received (or originated), like FRR's route age.
     #[serde(default)]
     pub age_secs: Option<u64>,
+    /// Types 1, 2, 4, 5: the Ethernet Segment Identifier (all zero: single-homed).
+    #[serde(default)]
+    pub esi: Option<String>,
+    /// The PMSI_TUNNEL attribute (type 3: ingress replication to the VTEP, label = VNI).
+    #[serde(default)]
+    pub pmsi_tunnel: Option<PmsiTunnel>,
 }
 
 impl RouteView {
@@ -121,9 +128,12 @@ impl RouteView {
             originator_id: a.originator_id,
             cluster_list: a.cluster_list.clone(),
             age_secs: Some(age_secs),
+            esi: None,
+            pmsi_tunnel: a.pmsi_tunnel.clone(),
         };
         match n {
             EvpnNlri::MacIp(m) => {
+                r.esi = Some(m.esi.to_string());
                 r.ethernet_tag = Some(m.ethernet_tag);
                 r.mac = Some(m.mac.to_string());
                 r.ip = m.ip;
@@ -135,12 +145,17 @@ impl RouteView {
                 r.originator = Some(m.originator);
                 r.vni = a.pmsi_tunnel.as_ref().map(|p| p.label);
             }
-            EvpnNlri::EthernetSegment(m) => r.originator = Some(m.originator),
+            EvpnNlri::EthernetSegment(m) => {
+                r.esi = Some(m.esi.to_string());
+                r.originator = Some(m.originator);
+            }
             EvpnNlri::EthernetAutoDiscovery(m) => {
+                r.esi = Some(m.esi.to_string());
                 r.ethernet_tag = Some(m.ethernet_tag);
                 r.vni = Some(m.label.0);
             }
             EvpnNlri::IpPrefix(m) => {
+                r.esi = Some(m.esi.to_string());
                 r.ethernet_tag = Some(m.ethernet_tag);
                 r.ip = Some(m.prefix);
                 r.vni = Some(m.label.0);
@@ -195,5 +210,71 @@ impl Ipv4RouteView {
             cluster_list: a.cluster_list.clone(),
             age_secs,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp::packet::evpn::{Esi, InclusiveMulticastEthernetTag, Label, MacIpAdvertisement};
+    use bgp::packet::pmsi::TunnelIdentifier;
+    use bgp::packet::types::{MacAddress, RouteDistinguisher};
+
+    fn rd() -> RouteDistinguisher {
+        RouteDistinguisher::Ipv4 {
+            addr: "10.0.0.2".parse().unwrap(),
+            number: 2,
+        }
+    }
+
+    /// The rows carry the ESI and the PMSI tunnel, so a peer's route can be compared
+    /// field by field (the interop tests do against FRR).
+    #[test]
+    fn rows_show_esi_and_pmsi_tunnel() {
+        let mut esi = [0u8; 10];
+        esi[0] = 3;
+        esi[9] = 7;
+        let t2 = EvpnNlri::MacIp(MacIpAdvertisement {
+            rd: rd(),
+            esi: Esi(esi),
+            ethernet_tag: 0,
+            mac_len: 48,
+            mac: MacAddress([0xaa, 0xbb, 0xcc, 0, 0, 1]),
+            ip: None,
+            label1: Label(100),
+            label2: None,
+        });
+        let r = RouteView::from_rib(None, &t2, &PathAttrs::default(), true, false, 0);
+        assert_eq!(r.esi.as_deref(), Some("03:00:00:00:00:00:00:00:00:07"));
+        assert_eq!(r.pmsi_tunnel, None);
+
+        let t3 = EvpnNlri::InclusiveMulticast(InclusiveMulticastEthernetTag {
+            rd: rd(),
+            ethernet_tag: 0,
+            originator: "10.0.0.2".parse().unwrap(),
+        });
+        let pmsi = PmsiTunnel {
+            flags: 0,
+            tunnel_type: 6,
+            label: 100,
+            tunnel_id: TunnelIdentifier::Ip("10.0.0.2".parse().unwrap()),
+        };
+        let a = PathAttrs {
+            pmsi_tunnel: Some(pmsi.clone()),
+            ..PathAttrs::default()
+        };
+        let r = RouteView::from_rib(None, &t3, &a, true, false, 0);
+        assert_eq!(r.esi, None);
+        assert_eq!(r.vni, Some(100));
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["pmsi_tunnel"]["tunnel_type"], 6);
+        assert_eq!(v["pmsi_tunnel"]["tunnel_id"]["ip"], "10.0.0.2");
+        assert_eq!(r.pmsi_tunnel, Some(pmsi));
+        // Rows from before these fields still parse (golden files, older daemons).
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("esi");
+        old.as_object_mut().unwrap().remove("pmsi_tunnel");
+        let back: RouteView = serde_json::from_value(old).unwrap();
+        assert_eq!(back.pmsi_tunnel, None);
     }
 }

@@ -36,7 +36,7 @@ fn updates_received(e: &Evpnd, from: &str) -> u64 {
 
 /// The one path `e` has for `mac`, if it carries route target `rt`.
 fn has_rt(e: &Evpnd, mac: &str, rt: &str) -> bool {
-    let r = e.routes(mac);
+    let r = e.routes_for_mac(mac);
     r.len() == 1 && r[0]["route_targets"] == serde_json::json!([rt])
 }
 
@@ -115,7 +115,7 @@ fn churn_is_batched_withdrawals_are_prompt_and_reload_keeps_the_session() {
         assert!(
             wait_until(Duration::from_secs(20), || has_rt(e, MAC, "65000:0")),
             "first route missing: {:?}\nA: {}",
-            e.routes(MAC),
+            e.routes_for_mac(MAC),
             ea.log_text()
         );
     }
@@ -138,7 +138,7 @@ fn churn_is_batched_withdrawals_are_prompt_and_reload_keeps_the_session() {
                 e, MAC, &last
             )),
             "final version missing: {:?}",
-            e.routes(MAC)
+            e.routes_for_mac(MAC)
         );
     }
     let from_gobgp = updates_received(&ea, &sa) - g0;
@@ -160,7 +160,7 @@ fn churn_is_batched_withdrawals_are_prompt_and_reload_keeps_the_session() {
         d1 >= 1 && d1 <= bound,
         "B1 got {d1} UPDATEs for {CHURN} changes (bound {bound})"
     );
-    let r = &e1.routes(MAC)[0];
+    let r = &e1.routes_for_mac(MAC)[0];
     assert_eq!(r["next_hop"], VTEP, "{r}");
     assert_eq!(r["peer"], s1, "{r}");
 
@@ -183,21 +183,25 @@ fn churn_is_batched_withdrawals_are_prompt_and_reload_keeps_the_session() {
     gobgp.mac_route("add", MAC2, VTEP, "65000:2");
     gobgp.mac_route("del", MAC, VTEP, &last);
     assert!(
-        wait_until(Duration::from_secs(20), || e2.routes(MAC).is_empty()
+        wait_until(Duration::from_secs(20), || e2
+            .routes_for_mac(MAC)
+            .is_empty()
             && has_rt(&e2, MAC2, "65000:2")),
         "B2: {:?} {:?}",
-        e2.routes(MAC),
-        e2.routes(MAC2)
+        e2.routes_for_mac(MAC),
+        e2.routes_for_mac(MAC2)
     );
     assert!(
-        wait_until(Duration::from_secs(20), || e1.routes(MAC).is_empty()),
+        wait_until(Duration::from_secs(20), || e1
+            .routes_for_mac(MAC)
+            .is_empty()),
         "withdrawal held for B1: {:?}",
-        e1.routes(MAC)
+        e1.routes_for_mac(MAC)
     );
     assert!(
-        e1.routes(MAC2).is_empty(),
+        e1.routes_for_mac(MAC2).is_empty(),
         "B1 got a new route within its interval: {:?}",
-        e1.routes(MAC2)
+        e1.routes_for_mac(MAC2)
     );
     let sent: Vec<_> = ea.peer(&b1s)["prefixes"]
         .as_array()
@@ -211,7 +215,7 @@ fn churn_is_batched_withdrawals_are_prompt_and_reload_keeps_the_session() {
     assert!(
         wait_until(Duration::from_secs(20), || has_rt(&e1, MAC2, "65000:2")),
         "held route not released: {:?}\n{}",
-        e1.routes(MAC2),
+        e1.routes_for_mac(MAC2),
         ea.log_text()
     );
     assert_eq!(established(&ea, &b1s), 1, "the session was reset");

@@ -70,13 +70,9 @@ fn evpnd_conf(dir: &Path, me: SocketAddr, frr: SocketAddr, networks: &[&str]) ->
     )
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
-
 /// FRR's IPv4 unicast paths: prefix -> (stale, next hop, AS path, origin) of each.
 fn frr_routes(frr: &Frr) -> Vec<(String, bool, String, String, String)> {
-    let v = json(&frr.vtysh("show bgp ipv4 unicast json"));
+    let v = frr.json("show bgp ipv4 unicast json");
     let mut out = Vec::new();
     if let Some(m) = v["routes"].as_object() {
         for (prefix, paths) in m {
@@ -140,22 +136,15 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     ns.sh("ip addr add 10.255.0.2/32 dev lo");
     let (f, e) = (Ipv4Addr::new(10, 255, 0, 1), Ipv4Addr::new(10, 255, 0, 2));
     let me = SocketAddr::from((e, 179));
-    let frr = Frr::spawn_in(
+    let frr = Frr::spawn_in_without_zebra(
         &dir,
-        Some(&ns.0),
+        &ns,
         SocketAddr::from((f, 179)),
         &frr_conf(e, &[], " bgp graceful-restart restart-time 120\n"),
     );
     let nets = ["10.0.0.162/32", "192.0.2.0/24", "198.51.100.0/24"];
-    let start = |nets: &[&str]| {
-        Evpnd::start_in(
-            &dir,
-            "e",
-            Some(&ns.0),
-            &evpnd_conf(&dir, me, frr.addr, nets),
-        )
-    };
-    let ev = start(&nets);
+    let text = |nets: &[&str]| evpnd_conf(&dir, me, frr.addr, nets);
+    let mut ev = Evpnd::start_in(&dir, "e", &text(&nets), Some(&ns));
     let from_e = |stale: bool| -> Vec<(String, bool, String, String, String)> {
         let mut v: Vec<_> = nets
             .iter()
@@ -175,7 +164,7 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
         ev.log_text()
     );
     // What FRR negotiated with us: our GR capability with IPv4 unicast and its F bit.
-    let n = json(&frr.vtysh(&format!("show bgp neighbors {e} json")))[e.to_string()].clone();
+    let n = frr.json(&format!("show bgp neighbors {e} json"))[e.to_string()].clone();
     let gr = &n["gracefulRestartInfo"];
     assert_eq!(gr["remoteGrMode"], "Restart", "{gr}");
     assert_eq!(gr["ipv4Unicast"]["fBit"], true, "F(IPv4 unicast): {gr}");
@@ -195,14 +184,14 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     assert_eq!(v4.map(|p| p["sent"].clone()), Some(3.into()), "{summary:?}");
 
     // SIGKILL: no NOTIFICATION; FRR keeps every route, marked stale.
-    drop(ev);
+    ev.crash();
     let (ok, _, got) = settle(Duration::from_secs(15), || frr_routes(&frr), &from_e(true));
     assert!(ok, "FRR did not keep evpnd's routes as stale: {got:?}");
 
     // Back with one network fewer: the others never leave FRR and are fresh again; the
     // removed one goes with our End-of-RIB (the stale sweep).
     let kept = &nets[..2];
-    let ev = start(kept);
+    ev.restart_in(&text(kept), Some(&ns));
     let want: Vec<_> = from_e(false)
         .into_iter()
         .filter(|r| kept.contains(&r.0.as_str()))
@@ -213,7 +202,7 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
         min >= kept.len(),
         "FRR lost evpnd's routes during the restart (min {min})"
     );
-    let n = json(&frr.vtysh(&format!("show bgp neighbors {e} json")))[e.to_string()].clone();
+    let n = frr.json(&format!("show bgp neighbors {e} json"))[e.to_string()].clone();
     assert_eq!(n["bgpState"], "Established", "{n}");
     assert_eq!(
         n["gracefulRestartInfo"]["ipv4Unicast"]["fBit"], true,
@@ -225,7 +214,7 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     // session stays up (no new connection on FRR's side).
     let est = n["connectionsEstablished"].clone();
     let now = ["10.0.0.162/32", "203.0.113.0/24"];
-    std::fs::write(&ev.config, evpnd_conf(&dir, me, frr.addr, &now)).expect("config");
+    std::fs::write(&ev.config, text(&now)).expect("config");
     signal(&ev.proc.child, libc::SIGHUP);
     let mut want: Vec<_> = now
         .iter()
@@ -237,7 +226,7 @@ fn evpnd_restarts_frr_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     want.sort();
     let (ok, _, got) = settle(Duration::from_secs(15), || frr_routes(&frr), &want);
     assert!(ok, "reload not applied at FRR: {got:?}\n{}", ev.log_text());
-    let n = json(&frr.vtysh(&format!("show bgp neighbors {e} json")))[e.to_string()].clone();
+    let n = frr.json(&format!("show bgp neighbors {e} json"))[e.to_string()].clone();
     assert_eq!(
         (n["bgpState"].clone(), n["connectionsEstablished"].clone()),
         ("Established".into(), est),
@@ -255,11 +244,10 @@ fn frr_restarts_evpnd_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     let dir = scratch("gr4-frr");
     let (f, e) = (ip(163), ip(164));
     let me = SocketAddr::from((e, free_port(e)));
-    let at = SocketAddr::from((f, free_port(f)));
     let gr = " bgp graceful-restart restart-time 120\n bgp graceful-restart preserve-fw-state\n";
     let nets = ["10.0.0.163/32", "203.0.113.0/24", "203.0.113.128/25"];
-    let frr = Frr::spawn_at(&dir, at, &frr_conf(e, &nets, gr));
-    let ev = Evpnd::start(&dir, "e", &evpnd_conf(&dir, me, at, &[]));
+    let mut frr = Frr::spawn(&dir, f, &frr_conf(e, &nets, gr));
+    let ev = Evpnd::start(&dir, "e", &evpnd_conf(&dir, me, frr.addr, &[]));
     let peer = f.to_string();
     let want = |stale: bool, nets: &[&str]| -> Vec<(String, bool)> {
         let mut v: Vec<_> = nets.iter().map(|n| (n.to_string(), stale)).collect();
@@ -291,7 +279,7 @@ fn frr_restarts_evpnd_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     );
 
     // SIGKILL FRR: evpnd keeps its routes, marked stale.
-    drop(frr);
+    frr.crash();
     let (ok, _, got) = settle(
         Duration::from_secs(15),
         || evpnd_routes(&ev, &peer),
@@ -308,7 +296,8 @@ fn frr_restarts_evpnd_keeps_its_ipv4_routes_stale_until_end_of_rib() {
 
     // FRR back on the same address, one network fewer.
     let kept = &nets[..2];
-    let frr = Frr::spawn_at(&dir, at, &frr_conf(e, kept, gr));
+    std::fs::write(frr.vty.join("bgpd.conf"), frr_conf(e, kept, gr)).expect("bgpd.conf");
+    frr.restart();
     let (ok, min, got) = settle(
         Duration::from_secs(60),
         || evpnd_routes(&ev, &peer),
@@ -335,7 +324,7 @@ fn frr_restarts_evpnd_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     );
     // The restarted FRR's view of us: our capability with F(IPv4 unicast) (a normal
     // evpnd start: F for IPv4 unicast all the same), our End-of-RIB received.
-    let n = json(&frr.vtysh(&format!("show bgp neighbors {e} json")))[e.to_string()].clone();
+    let n = frr.json(&format!("show bgp neighbors {e} json"))[e.to_string()].clone();
     let gr = &n["gracefulRestartInfo"];
     assert_eq!(
         (
@@ -348,7 +337,7 @@ fn frr_restarts_evpnd_keeps_its_ipv4_routes_stale_until_end_of_rib() {
     assert_eq!(gr["endOfRibRecv"]["ipv4Unicast"], true, "{gr}");
     let log = ev.log_text();
     assert!(
-        !log.contains("F bit clear"),
+        !log.contains("forwarding state not preserved"),
         "F was set: the stale routes waited for End-of-RIB:\n{log}"
     );
 }

@@ -16,8 +16,8 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -69,111 +69,46 @@ fn has_mac(ns: &str, mac: &str) -> bool {
     String::from_utf8_lossy(&o.stdout).contains(mac)
 }
 
-struct Frr {
-    _proc: Proc,
-    vty: std::path::PathBuf,
+/// FRR bgpd (no zebra) in `ns` on FRR_IP:`port`, GR on, expecting evpnd at EVPND_IP.
+fn start_frr(dir: &Path, ns: &Netns, port: u16) -> Frr {
+    let conf = format!(
+        "frr defaults datacenter\nhostname frrgr\nrouter bgp 65003\n \
+         bgp router-id 10.0.0.71\n no bgp default ipv4-unicast\n \
+         no bgp ebgp-requires-policy\n bgp graceful-restart\n \
+         bgp graceful-restart restart-time 120\n bgp graceful-restart stalepath-time 120\n \
+         neighbor {EVPND_IP} remote-as 65000\n neighbor {EVPND_IP} passive\n \
+         neighbor {EVPND_IP} timers 3 9\n \
+         address-family l2vpn evpn\n  neighbor {EVPND_IP} activate\n exit-address-family\n"
+    );
+    let addr = SocketAddr::new(FRR_IP.parse().expect("FRR_IP"), port);
+    Frr::spawn_in_without_zebra(dir, ns, addr, &conf)
 }
 
-impl Frr {
-    fn start(dir: &Path, ns: &str, port: u16) -> Self {
-        let bgpd = "/usr/lib/frr/bgpd";
-        require(bgpd);
-        require("vtysh");
-        let own = dir.join("frr");
-        std::fs::create_dir_all(&own).unwrap();
-        let conf = own.join("bgpd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "frr defaults datacenter\nhostname frrgr\nrouter bgp 65003\n \
-                 bgp router-id 10.0.0.71\n no bgp default ipv4-unicast\n \
-                 no bgp ebgp-requires-policy\n bgp graceful-restart\n \
-                 bgp graceful-restart restart-time 120\n bgp graceful-restart stalepath-time 120\n \
-                 neighbor {EVPND_IP} remote-as 65000\n neighbor {EVPND_IP} passive\n \
-                 neighbor {EVPND_IP} timers 3 9\n \
-                 address-family l2vpn evpn\n  neighbor {EVPND_IP} activate\n exit-address-family\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, bgpd])
-            .args([
-                "-Z",
-                "-S",
-                "-n",
-                "-P",
-                "0",
-                "-p",
-                &port.to_string(),
-                "-l",
-                FRR_IP,
-            ])
-            .arg("-f")
-            .arg(&conf)
-            .arg("-i")
-            .arg(own.join("bgpd.pid"))
-            .arg("-z")
-            .arg(own.join("zserv.api"))
-            .arg("--vty_socket")
-            .arg(&own)
-            .arg("--log")
-            .arg(format!("file:{}", own.join("bgpd.log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bgpd");
-        let f = Self {
-            _proc: Proc {
-                child,
-                dir: own.clone(),
-            },
-            vty: own,
-        };
-        assert!(
-            wait_until(Duration::from_secs(10), || f.vty.join("bgpd.vty").exists()),
-            "FRR bgpd did not start"
-        );
-        f
-    }
-
-    fn json(&self, cmd: &str) -> Value {
-        let out = Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(&self.vty)
-            .args(["-c", cmd])
-            .output()
-            .expect("vtysh");
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&out.stdout).into()))
-    }
-
-    fn neighbor(&self) -> Value {
-        self.json(&format!("show bgp neighbors {EVPND_IP} json"))[EVPND_IP].clone()
-    }
-
-    /// EVPN prefixes FRR accepted from evpnd (0 when the session or the routes are gone).
-    fn received(&self) -> u64 {
-        self.neighbor()["addressFamilyInfo"]["l2VpnEvpn"]["acceptedPrefixCounter"]
-            .as_u64()
-            .unwrap_or(0)
-    }
+fn neighbor(frr: &Frr) -> Value {
+    frr.json(&format!("show bgp neighbors {EVPND_IP} json"))[EVPND_IP].clone()
 }
 
-fn log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("e/evpnd.log")).unwrap_or_default()
+/// EVPN prefixes FRR accepted from evpnd (0 when the session or the routes are gone).
+fn received(frr: &Frr) -> u64 {
+    neighbor(frr)["addressFamilyInfo"]["l2VpnEvpn"]["acceptedPrefixCounter"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn ctl(e: &Evpnd, args: &[&str]) -> Value {
+    serde_json::from_slice(&e.ctl(args).stdout).unwrap_or(Value::Null)
 }
 
 /// Routes the helper holds from the restarting evpnd: (count, any stale).
-fn helper_routes(dir: &Path) -> (usize, bool) {
-    let v = ctl_json(dir, "h", &["show", "routes", "-j"]);
-    let a = v.as_array().cloned().unwrap_or_default();
+fn helper_routes(h: &Evpnd) -> (usize, bool) {
+    let a = h.routes();
     let stale = a.iter().any(|r| r["stale"] == true);
     (a.len(), stale)
 }
 
 /// R and F(L2VPN EVPN) of the restarting evpnd's OPEN, as the helper negotiated them.
-fn helper_sees_r_and_f(dir: &Path) -> (bool, bool, Value) {
-    let v = ctl_json(dir, "h", &["show", "peer", EVPND_IP, "-j"]);
+fn helper_sees_r_and_f(h: &Evpnd) -> (bool, bool, Value) {
+    let v = ctl(h, &["show", "peer", EVPND_IP, "-j"]);
     let gr = v["session"]["negotiated"]["graceful_restart"].clone();
     let r = gr["restart_state"] == true;
     let f = gr["preserved"].as_array().is_some_and(|p| !p.is_empty());
@@ -182,7 +117,7 @@ fn helper_sees_r_and_f(dir: &Path) -> (bool, bool, Value) {
 
 /// R of evpnd's last OPEN as FRR decoded it (FRR 8.4 shows no per-family F for EVPN).
 fn r_bit(frr: &Frr) -> bool {
-    frr.neighbor()["gracefulRestartInfo"]["rBit"] == true
+    neighbor(frr)["gracefulRestartInfo"]["rBit"] == true
 }
 
 #[test]
@@ -190,7 +125,7 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
     let dir = scratch("grr");
     let ns = netns();
     let port = 1790;
-    let frr = Frr::start(&dir, &ns.0, port);
+    let frr = start_frr(&dir, &ns, port);
     // The helper: evpnd without a FIB (a spine), GR on (the default).
     let helper = format!(
         "[global]\nasn = 65004\nrouter_id = \"10.0.0.73\"\nlisten = [\"{HELPER_IP}:{port}\"]\n\n\
@@ -212,12 +147,12 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
 
     // A previous run left a row: evpnd starts as a restarting speaker.
     add_owned(&ns.0, STALE1);
-    let mut e = start_evpnd_in(&dir, "e", &ns.0, &text);
+    let mut e = Evpnd::start_in(&dir, "e", &text, Some(&ns));
     assert!(
-        wait_until(Duration::from_secs(30), || frr.received() > 0),
+        wait_until(Duration::from_secs(30), || received(&frr) > 0),
         "FRR got no route from evpnd: {}\n{}",
-        frr.neighbor(),
-        log(&dir)
+        neighbor(&frr),
+        e.log_text()
     );
     // FRR's End-of-RIB is in, the helper is not up yet: the stale row stays (the old
     // fixed hold was 2 s), and the restart is not over.
@@ -226,68 +161,67 @@ fn evpnd_restarts_gracefully_keeping_its_routes_at_the_peers() {
         has_mac(&ns.0, STALE1),
         "stale row removed before every End-of-RIB"
     );
-    assert!(!log(&dir).contains("graceful restart over"));
-    let _h = start_evpnd_in(&dir, "h", &ns.0, &helper);
+    assert!(!e.log_text().contains("graceful restart over"));
+    let h = Evpnd::start_in(&dir, "h", &helper, Some(&ns));
     assert!(
-        wait_until(Duration::from_secs(30), || helper_routes(&dir).0 > 0),
+        wait_until(Duration::from_secs(30), || helper_routes(&h).0 > 0),
         "helper got no route from evpnd: {:?}\n{}",
-        helper_routes(&dir),
-        log(&dir)
+        helper_routes(&h),
+        e.log_text()
     );
-    let n = frr.neighbor();
+    let n = neighbor(&frr);
     assert!(r_bit(&frr), "R not announced to FRR: {n}");
-    let (r, f, gr) = helper_sees_r_and_f(&dir);
+    let (r, f, gr) = helper_sees_r_and_f(&h);
     assert!(r && f, "R/F not announced to the helper: {gr}");
     assert!(
         wait_until(Duration::from_secs(10), || !has_mac(&ns.0, STALE1)),
         "stale row not removed after the peers' End-of-RIB:\n{}",
-        log(&dir)
+        e.log_text()
     );
-    let l = log(&dir);
+    let l = e.log_text();
     assert!(l.contains("graceful restart over"), "{l}");
     assert!(
         l.contains("late=[]"),
         "ended by the timer, not End-of-RIB: {l}"
     );
-    let (count, _) = helper_routes(&dir);
+    let (count, _) = helper_routes(&h);
 
     // Crash: the helper keeps evpnd's routes as stale.
-    let _ = e.child.kill();
-    let _ = e.child.wait();
+    e.crash();
     add_owned(&ns.0, STALE2);
     assert!(
-        wait_until(Duration::from_secs(15), || helper_routes(&dir)
+        wait_until(Duration::from_secs(15), || helper_routes(&h)
             == (count, true)),
         "helper did not keep evpnd's routes as stale: {:?}",
-        ctl_json(&dir, "h", &["show", "routes", "-j"])
+        h.routes()
     );
 
     // Restart: R and F again, routes refreshed (no longer stale), never withdrawn.
-    e = start_evpnd_in(&dir, "e", &ns.0, &text);
+    e.restart_in(&text, Some(&ns));
     let mut min = usize::MAX;
     let ok = wait_until(Duration::from_secs(30), || {
-        let (c, stale) = helper_routes(&dir);
+        let (c, stale) = helper_routes(&h);
         min = min.min(c);
         c == count && !stale
     });
     assert!(
         ok,
         "routes not refreshed: {:?}\n{}",
-        helper_routes(&dir),
-        log(&dir)
+        helper_routes(&h),
+        e.log_text()
     );
     assert_eq!(
         min, count,
         "the helper lost evpnd's routes during the restart"
     );
-    let (r, f, gr) = helper_sees_r_and_f(&dir);
+    let (r, f, gr) = helper_sees_r_and_f(&h);
     assert!(r && f, "R/F not announced after the crash: {gr}");
     assert!(
         wait_until(Duration::from_secs(10), || !has_mac(&ns.0, STALE2)),
         "second stale row not removed"
     );
     assert!(
-        wait_until(Duration::from_secs(20), || frr.received() > 0),
+        wait_until(Duration::from_secs(20), || received(&frr) > 0),
         "FRR did not get the routes back"
     );
     drop(e);

@@ -180,12 +180,16 @@ fn sighup_adds_changes_and_removes_vnis_and_sigterm_keeps_or_removes_entries() {
         assert_eq!(
             counters(&dir, "a", B_BGP),
             (1, 0),
-            "A's session reset {when}"
+            "A's session reset {when}:\n{}\n{}",
+            log(&dir, "a"),
+            log(&dir, "b")
         );
         assert_eq!(
             counters(&dir, "b", A_BGP),
             (1, 0),
-            "B's session reset {when}"
+            "B's session reset {when}:\n{}\n{}",
+            log(&dir, "a"),
+            log(&dir, "b")
         );
     };
     untouched("at start");

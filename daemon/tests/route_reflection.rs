@@ -174,12 +174,14 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
 
     // evpnd client <- RR <- FRR client.
     assert!(
-        wait_until(Duration::from_secs(15), || !client.routes(mac_f).is_empty()),
+        wait_until(Duration::from_secs(15), || !client
+            .routes_for_mac(mac_f)
+            .is_empty()),
         "evpnd client did not get FRR's route: rr has {:?}\nFRR has {:?}",
-        rr_d.routes(mac_f),
+        rr_d.routes_for_mac(mac_f),
         frr.paths_for(mac_f)
     );
-    let got = client.routes(mac_f);
+    let got = client.routes_for_mac(mac_f);
     assert_eq!(got.len(), 1, "{got:?}");
     let r = &got[0];
     assert_eq!(r["peer"], a(1), "{r}");
@@ -195,7 +197,7 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     assert!(
         wait_until(Duration::from_secs(15), || !frr.paths_for(mac_e).is_empty()),
         "FRR did not get the evpnd client's route: rr has {:?}",
-        rr_d.routes(mac_e)
+        rr_d.routes_for_mac(mac_e)
     );
     let paths = frr.paths_for(mac_e);
     assert_eq!(paths.len(), 1, "{paths:?}");
@@ -212,7 +214,7 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
 
     // The RR learned each route from the client only, once.
     for (mac, from) in [(mac_e, a(2)), (mac_f, a(3))] {
-        let at_rr = rr_d.routes(mac);
+        let at_rr = rr_d.routes_for_mac(mac);
         assert_eq!(at_rr.len(), 1, "{at_rr:?}");
         assert_eq!(at_rr[0]["peer"], from, "{at_rr:?}");
         // A client's own route as learned: no RR attributes yet.
@@ -224,7 +226,7 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     // neither got it back from the RR nor installed such a copy as a second path. Give
     // a reflected echo time to arrive first.
     std::thread::sleep(Duration::from_secs(2));
-    let own_e = client.routes(mac_e);
+    let own_e = client.routes_for_mac(mac_e);
     assert_eq!(
         own_e.len(),
         1,
@@ -244,9 +246,11 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
     // Withdrawals, each way through the RR.
     gobgp_b.mac_route("del", mac_f, vtep_f, "65000:100");
     assert!(
-        wait_until(Duration::from_secs(15), || client.routes(mac_f).is_empty()),
+        wait_until(Duration::from_secs(15), || client
+            .routes_for_mac(mac_f)
+            .is_empty()),
         "FRR's withdrawal did not reach the evpnd client: {:?}",
-        client.routes(mac_f)
+        client.routes_for_mac(mac_f)
     );
     gobgp_a.mac_route("del", mac_e, vtep_e, "65000:100");
     assert!(
@@ -254,8 +258,8 @@ fn mixed_clients(base: u8, cluster_id: Option<&str>) {
         "the evpnd client's withdrawal did not reach FRR: {:?}",
         frr.paths_for(mac_e)
     );
-    assert!(rr_d.routes(mac_e).is_empty());
-    assert!(rr_d.routes(mac_f).is_empty());
+    assert!(rr_d.routes_for_mac(mac_e).is_empty());
+    assert!(rr_d.routes_for_mac(mac_f).is_empty());
     eprintln!("route reflection test took {:?}", started.elapsed());
 }
 

@@ -159,7 +159,7 @@ pub struct ForeignState {
 pub struct LocalMac {
     /// ifindex of the bridge port.
     pub port: u32,
-    /// Configured with `static` (NUD_NOARP) rather than learned: advertise as sticky.
+    /// The FDB row has the `sticky` flag (NTF_STICKY): advertised sticky, as FRR does.
     pub sticky: bool,
 }
 

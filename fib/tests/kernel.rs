@@ -320,7 +320,7 @@ fn monitor_overflow_becomes_resync() {
         .map(|i| {
             let b = i.to_be_bytes();
             format!(
-                "fdb add 02:00:00:00:{:02x}:{:02x} dev vh0 master static\n",
+                "fdb add 02:00:00:00:{:02x}:{:02x} dev vh0 master static sticky\n",
                 b[2], b[3]
             )
         })

@@ -294,6 +294,15 @@ impl Session {
                     format!("stopped in Idle: {}", reason.describe()),
                 );
             }
+            Input::TcpConnected(by) if self.armed & TimerKind::IdleHold.bit() != 0 => {
+                // Damped, not stopped: the backoff holds back our own attempts, but a peer
+                // that connects is back (a restarted route reflector). Refusing it until the
+                // backoff ends (up to idle_hold_max) keeps the session down long after both
+                // sides can talk; FRR and GoBGP take it (Active after a failed connect).
+                self.stop_timer(TimerKind::IdleHold);
+                self.set_state(now, State::Active);
+                self.tcp_up(now, by);
+            }
             Input::TcpConnected(_) => {
                 // Not started: refuse the connection.
                 self.out.push(Output::Disconnect);

@@ -202,6 +202,10 @@ struct PeerTask {
     pending: Vec<(Which, Input)>,
     /// Set by SetCodec: a collision may now be decidable.
     check_collision: bool,
+    /// While an OPEN is processed with a second connection open: its replies (the
+    /// KEEPALIVE), held until the collision is decided, so a connection about to be
+    /// dumped never tells the peer it is accepted (RFC 4271 6.8 decides on the OPEN).
+    held: Option<Vec<(Which, Message)>>,
     /// The last message logged above debug (repeats go to debug).
     last_log: Option<String>,
     /// The last connect error logged above debug (repeats go to debug).
@@ -293,6 +297,7 @@ impl PeerTask {
             cycle_logged: false,
             pending: Vec::new(),
             check_collision: false,
+            held: None,
             last_log: None,
             last_connect_error: None,
             repeats: 0,
@@ -541,7 +546,9 @@ impl PeerTask {
         };
         if self.main.conn.is_none() {
             match self.main.session.state() {
-                State::Connect | State::Active => {
+                // Idle too: the session takes the connection while an automatic restart
+                // is pending (damping) and refuses it (Disconnect) when stopped.
+                State::Idle | State::Connect | State::Active => {
                     // Our own attempt, if any, is abandoned (RFC 4271 8.2.2, Connect state).
                     if let Some(h) = self.main.connecting.take() {
                         h.abort();
@@ -641,11 +648,22 @@ impl PeerTask {
                             Ok(m) => Input::Received(m),
                             Err(e) => Input::DecodeError(e),
                         };
+                        let hold = self.other.is_some()
+                            && matches!(input, Input::Received(Message::Open(_)));
+                        if hold {
+                            self.held = Some(Vec::new());
+                        }
                         self.feed(w, input).await;
+                        let held = self.held.take();
                         // Decide a collision as soon as an OPEN told us the peer's
                         // identifier, before the next message on either connection.
-                        if std::mem::take(&mut self.check_collision) {
-                            self.resolve_collision().await;
+                        let res = if std::mem::take(&mut self.check_collision) {
+                            self.resolve_collision().await
+                        } else {
+                            Resolution::None
+                        };
+                        if let Some(held) = held {
+                            self.release_held(held, res).await;
                         }
                     }
                     Err(e) => {
@@ -703,8 +721,29 @@ impl PeerTask {
         }
     }
 
-    async fn resolve_collision(&mut self) {
-        let Some(other) = &self.other else { return };
+    /// Sends the replies held while an OPEN was processed, except those of a connection
+    /// the collision closed; the surviving connection may have moved to `main`.
+    async fn release_held(&mut self, held: Vec<(Which, Message)>, res: Resolution) {
+        for (w, msg) in held {
+            let w = match (res, w) {
+                (Resolution::CloseNew, Which::Other) | (Resolution::CloseExisting, Which::Main) => {
+                    continue
+                }
+                (Resolution::CloseExisting, Which::Other) => Which::Main,
+                (_, w) => w,
+            };
+            self.execute(w, Output::Send(msg)).await;
+        }
+        if !self.pending.is_empty() {
+            let (w, input) = self.pending.remove(0);
+            self.feed(w, input).await;
+        }
+    }
+
+    async fn resolve_collision(&mut self) -> Resolution {
+        let Some(other) = &self.other else {
+            return Resolution::None;
+        };
         let cfg = &self.settings.session;
         let m = &self.main.session;
         let o = &other.session;
@@ -748,6 +787,7 @@ impl PeerTask {
                 }
             }
         }
+        res
     }
 
     /// Feeds one input and carries out the outputs, then any inputs that produced.
@@ -796,6 +836,12 @@ impl PeerTask {
                 }
             }
             Output::Send(msg) => {
+                // Only the KEEPALIVE that accepts an OPEN waits; a NOTIFICATION goes now,
+                // before the Disconnect that follows it.
+                if let (Some(held), Message::Keepalive) = (self.held.as_mut(), &msg) {
+                    held.push((w, msg));
+                    return;
+                }
                 let Some(link) = self.link(w) else { return };
                 let mut buf = BytesMut::new();
                 if let Err(e) = msg.encode(&link.codec, &mut buf) {

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod leaves;
+
 /// A test's scratch directory, removed when the test ends (kept when it failed).
 /// Declared first in a test, so it is dropped after the processes using it.
 pub struct Scratch(PathBuf);
@@ -153,6 +155,30 @@ pub fn config(
     s
 }
 
+/// evpnd with `config`, stderr appended to `log`, inside namespace `ns` when given.
+fn spawn_evpnd(config: &Path, log: &Path, ns: Option<&str>) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, bin("evpnd")]);
+            c
+        }
+        None => Command::new(bin("evpnd")),
+    };
+    cmd.arg("--config")
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start evpnd")
+}
+
 pub struct Evpnd {
     pub proc: Proc,
     pub config: PathBuf,
@@ -170,12 +196,13 @@ pub fn bin(name: &str) -> &'static str {
 impl Evpnd {
     /// Starts evpnd with `text` as config in `dir` and waits for its control socket.
     pub fn start(dir: &Path, name: &str, text: &str) -> Self {
-        Self::start_in(dir, name, None, text)
+        Self::start_in(dir, name, text, None)
     }
 
-    /// As `start`, inside network namespace `ns` when given (its control socket is a
-    /// file, so `ctl` works from outside).
-    pub fn start_in(dir: &Path, name: &str, ns: Option<&str>, text: &str) -> Self {
+    /// As `start`, inside network namespace `ns` when given (the control socket is a
+    /// file, so evpnctl reaches it from outside). The log is appended to, so a restarted
+    /// instance keeps the earlier run's lines.
+    pub fn start_in(dir: &Path, name: &str, text: &str, ns: Option<&Netns>) -> Self {
         // Everything of this instance under dir/name, removed with it.
         let own = dir.join(name);
         std::fs::create_dir_all(&own).expect("instance dir");
@@ -183,14 +210,8 @@ impl Evpnd {
         let socket = own.join("evpnd.sock");
         let log = own.join("evpnd.log");
         std::fs::write(&config, text).expect("write config");
-        let child = in_netns(ns, bin("evpnd"))
-            .arg("--config")
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start evpnd");
+        let _ = std::fs::remove_file(&socket);
+        let child = spawn_evpnd(&config, &log, ns.map(|n| n.0.as_str()));
         let e = Self {
             proc: Proc { child, dir: own },
             config,
@@ -203,6 +224,35 @@ impl Evpnd {
             e.log_text()
         );
         e
+    }
+
+    /// Kills evpnd with SIGKILL (no NOTIFICATION, no cleanup: a crash) and waits for it.
+    pub fn crash(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+    }
+
+    /// After `crash`: starts evpnd again with `text` as its config (same socket and log),
+    /// in `ns` when given, and waits for its control socket.
+    pub fn restart_in(&mut self, text: &str, ns: Option<&Netns>) {
+        self.crash();
+        std::fs::write(&self.config, text).expect("write config");
+        let _ = std::fs::remove_file(&self.socket);
+        self.proc.child = spawn_evpnd(&self.config, &self.log, ns.map(|n| n.0.as_str()));
+        assert!(
+            wait_until(Duration::from_secs(10), || self.socket.exists()),
+            "evpnd did not come back: {}",
+            self.log_text()
+        );
+    }
+
+    /// Every EVPN path of `show routes -j` (empty while the socket does not answer).
+    pub fn routes(&self) -> Vec<Value> {
+        let out = self.ctl(&["show", "routes", "-j"]);
+        serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
     }
 
     pub fn log_text(&self) -> String {
@@ -236,7 +286,7 @@ impl Evpnd {
 
     /// `show routes -j --mac MAC`; a failed query fails the test (an empty answer must
     /// not pass for a withdrawal).
-    pub fn routes(&self, mac: &str) -> Vec<Value> {
+    pub fn routes_for_mac(&self, mac: &str) -> Vec<Value> {
         let out = self.ctl(&["show", "routes", "-j", "--mac", mac]);
         assert!(out.status.success(), "evpnctl show routes: {out:?}");
         serde_json::from_slice::<Value>(&out.stdout)
@@ -276,9 +326,16 @@ pub fn wait_listening(addr: SocketAddr) {
 }
 
 /// A private FRR bgpd on a loopback address: its own config, vty socket, pid file and log
-/// under `dir/frr`, no zebra (`-Z`), killed when dropped.
+/// under `dir/frr`, no zebra (`-Z`), killed when dropped. Or, with `spawn_in`, bgpd and
+/// zebra inside a test's network namespace (zebra tells bgpd the VNIs and local MACs, so
+/// FRR originates EVPN routes with `advertise-all-vni`).
 pub struct Frr {
-    _proc: Proc,
+    bgpd: Proc,
+    zebra: Option<Proc>,
+    /// The command lines, to start the daemons again after a crash.
+    bgpd_cmd: Vec<std::ffi::OsString>,
+    zebra_cmd: Vec<std::ffi::OsString>,
+    zebra_down: bool,
     pub addr: SocketAddr,
     pub vty: PathBuf,
 }
@@ -286,63 +343,123 @@ pub struct Frr {
 impl Frr {
     /// Writes `conf` (bgpd.conf text) and starts bgpd on `ip` at a free port.
     pub fn spawn(dir: &Path, ip: Ipv4Addr, conf: &str) -> Self {
-        Self::spawn_at(dir, SocketAddr::from((ip, free_port(ip))), conf)
+        let frr = Self::launch(dir, None, SocketAddr::from((ip, free_port(ip))), conf);
+        wait_listening(frr.addr);
+        frr
     }
 
-    /// As `spawn`, on a given address and port: a restarted bgpd (after dropping the
-    /// previous one, which SIGKILLs it) where its peers expect it.
-    pub fn spawn_at(dir: &Path, addr: SocketAddr, conf: &str) -> Self {
-        Self::spawn_in(dir, None, addr, conf)
+    /// zebra, then bgpd on `addr`, both inside `ns`; waits until bgpd answers vtysh.
+    pub fn spawn_in(dir: &Path, ns: &Netns, addr: SocketAddr, conf: &str) -> Self {
+        let frr = Self::launch(dir, Some((ns, true)), addr, conf);
+        frr.wait_vty();
+        frr
     }
 
-    /// As `spawn_at`, inside network namespace `ns` when given (vtysh reaches it through
-    /// its vty socket file from outside).
-    pub fn spawn_in(dir: &Path, ns: Option<&str>, addr: SocketAddr, conf: &str) -> Self {
+    /// bgpd alone (`-Z`) on `addr` inside `ns`; waits until it answers vtysh.
+    pub fn spawn_in_without_zebra(dir: &Path, ns: &Netns, addr: SocketAddr, conf: &str) -> Self {
+        let frr = Self::launch(dir, Some((ns, false)), addr, conf);
+        frr.wait_vty();
+        frr
+    }
+
+    /// `ns`: the namespace, and whether zebra runs there too.
+    fn launch(dir: &Path, ns: Option<(&Netns, bool)>, addr: SocketAddr, conf: &str) -> Self {
+        let with_zebra = ns.is_some_and(|(_, z)| z);
+        let ns = ns.map(|(ns, _)| ns);
         let bgpd = "/usr/lib/frr/bgpd";
         require(bgpd);
         require("vtysh");
         let own = dir.join("frr");
         std::fs::create_dir_all(&own).expect("frr dir");
-        let (ip, port) = (addr.ip(), addr.port());
         let conf_path = own.join("bgpd.conf");
         std::fs::write(&conf_path, conf).expect("write bgpd.conf");
-        let child = in_netns(ns, bgpd)
-            .args(["-Z", "-S", "-n", "-P", "0", "-p", &port.to_string()])
-            .args(["-l", &ip.to_string()])
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(own.join("bgpd.pid"))
-            .arg("-z")
-            .arg(own.join("zserv.api"))
-            .arg("--vty_socket")
-            .arg(&own)
-            .arg("--log")
-            .arg(format!("file:{}", own.join("bgpd.log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bgpd");
-        let frr = Self {
-            _proc: Proc {
-                child,
+        let common = |daemon: &str| -> Vec<std::ffi::OsString> {
+            let mut a: Vec<std::ffi::OsString> = Vec::new();
+            if let Some(ns) = ns {
+                a.extend(["ip", "netns", "exec", ns.0.as_str()].map(Into::into));
+                a.push(format!("/usr/lib/frr/{daemon}").into());
+                // In a namespace as root: the Debian build needs the frrvty group.
+                a.extend(["-u", "root", "-g", "frrvty"].map(Into::into));
+            } else {
+                a.push(format!("/usr/lib/frr/{daemon}").into());
+            }
+            a.extend(["-P", "0", "-i"].map(Into::into));
+            a.push(own.join(format!("{daemon}.pid")).into());
+            a.push("-z".into());
+            a.push(own.join("zserv.api").into());
+            a.push("--vty_socket".into());
+            a.push(own.clone().into());
+            a.push("--log".into());
+            a.push(format!("file:{}", own.join(format!("{daemon}.log")).display()).into());
+            a
+        };
+        let zconf = own.join("zebra.conf");
+        let mut zebra_cmd = common("zebra");
+        zebra_cmd.push("-f".into());
+        zebra_cmd.push(zconf.clone().into());
+        let zebra = with_zebra.then(|| {
+            std::fs::write(&zconf, "hostname zebra\n").expect("write zebra.conf");
+            start_zebra(&zebra_cmd, &own)
+        });
+        let mut a = common("bgpd");
+        if zebra.is_none() {
+            a.push("-Z".into());
+        }
+        a.extend(["-S", "-n", "-p"].map(Into::into));
+        a.push(addr.port().to_string().into());
+        a.push("-l".into());
+        a.push(addr.ip().to_string().into());
+        a.push("-f".into());
+        a.push(conf_path.into());
+        Self {
+            bgpd: Proc {
+                child: run_args(&a),
                 dir: own.clone(),
             },
+            zebra,
+            bgpd_cmd: a,
+            zebra_cmd,
+            zebra_down: false,
             addr,
             vty: own,
-        };
-        match ns {
-            None => wait_listening(frr.addr),
-            // Its address is not reachable from here: wait for the vty socket instead.
-            Some(_) => assert!(
-                wait_until(Duration::from_secs(10), || frr
-                    .vty
-                    .join("bgpd.vty")
-                    .exists()),
-                "bgpd did not start in {ns:?}"
-            ),
         }
-        frr
+    }
+
+    fn wait_vty(&self) {
+        let ok = wait_until(Duration::from_secs(15), || {
+            self.vtysh("show bgp summary json").contains('{')
+        });
+        assert!(
+            ok,
+            "FRR bgpd does not answer vtysh in {}",
+            self.vty.display()
+        );
+    }
+
+    /// Kills bgpd with SIGKILL (a crash: no NOTIFICATION); zebra keeps running.
+    pub fn crash(&mut self) {
+        let _ = self.bgpd.child.kill();
+        let _ = self.bgpd.child.wait();
+    }
+
+    /// Kills zebra and bgpd with SIGKILL: all of FRR crashes.
+    pub fn crash_with_zebra(&mut self) {
+        self.crash();
+        if let Some(z) = &mut self.zebra {
+            let _ = z.child.kill();
+            let _ = z.child.wait();
+            self.zebra_down = true;
+        }
+    }
+
+    /// Starts bgpd (after zebra, if that crashed too) again with the same command lines.
+    pub fn restart(&mut self) {
+        if std::mem::take(&mut self.zebra_down) {
+            let z = start_zebra(&self.zebra_cmd, &self.vty);
+            self.zebra = Some(z);
+        }
+        self.bgpd.child = run_args(&self.bgpd_cmd);
+        self.wait_vty();
     }
 
     /// Output of one vtysh command against this instance.
@@ -355,6 +472,53 @@ impl Frr {
             .expect("vtysh");
         String::from_utf8_lossy(&out.stdout).to_string()
     }
+
+    /// Runs `lines` in configure mode (one vtysh call, one `-c` per line).
+    pub fn configure(&self, lines: &[&str]) {
+        let mut cmd = Command::new("vtysh");
+        cmd.arg("--vty_socket").arg(&self.vty);
+        for l in std::iter::once(&"configure terminal").chain(lines) {
+            cmd.args(["-c", l]);
+        }
+        let out = cmd.output().expect("vtysh");
+        assert!(out.status.success(), "vtysh {lines:?}: {out:?}");
+    }
+
+    /// A vtysh JSON answer parsed (Null when bgpd does not answer, e.g. while restarting).
+    pub fn json(&self, cmd: &str) -> Value {
+        serde_json::from_str(&self.vtysh(cmd)).unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        // bgpd first, zebra after it (the Procs drop in declaration order).
+        let _ = self.bgpd.child.kill();
+        let _ = self.bgpd.child.wait();
+    }
+}
+
+fn start_zebra(cmd: &[std::ffi::OsString], own: &Path) -> Proc {
+    let api = own.join("zserv.api");
+    let _ = std::fs::remove_file(&api);
+    let z = Proc {
+        child: run_args(cmd),
+        dir: own.join("zebra-proc"),
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || api.exists()),
+        "zebra did not start"
+    );
+    z
+}
+
+fn run_args(a: &[std::ffi::OsString]) -> Child {
+    Command::new(&a[0])
+        .args(&a[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start FRR daemon")
 }
 
 /// Starts gobgpd with config file `conf`, its gRPC API on 127.0.0.1:`api`, and waits until
@@ -375,20 +539,8 @@ pub fn spawn_gobgpd(conf: &Path, api: u16, state: PathBuf, listen: SocketAddr) -
     p
 }
 
-/// `program`, run inside network namespace `ns` when given (`ip netns exec` execs it, so
-/// the child's PID is the program's own).
-fn in_netns(ns: Option<&str>, program: &str) -> Command {
-    match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, program]);
-            c
-        }
-        None => Command::new(program),
-    }
-}
-
-/// A network namespace of the test's own (root only), deleted when dropped (pass or fail).
+/// A network namespace of the test's own (root only, name prefixed `evt-`), deleted when
+/// dropped (pass or fail); processes started in it must be dropped first.
 pub struct Netns(pub String);
 
 impl Drop for Netns {
@@ -414,6 +566,11 @@ impl Netns {
     pub fn sh(&self, cmd: &str) -> Output {
         ns_run(&self.0, &cmd.split(' ').collect::<Vec<_>>())
     }
+
+    /// As `sh`, its standard output as text.
+    pub fn out(&self, cmd: &str) -> String {
+        String::from_utf8_lossy(&self.sh(cmd).stdout).into_owned()
+    }
 }
 
 /// Runs `args` inside namespace `ns`; fails the test if the command fails.
@@ -434,21 +591,8 @@ pub fn start_evpnd_in(dir: &Path, name: &str, ns: &str, text: &str) -> Proc {
     std::fs::create_dir_all(&own).expect("instance dir");
     let config = own.join("evpnd.toml");
     std::fs::write(&config, text).expect("write config");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(own.join("evpnd.log"))
-        .expect("log file");
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, bin("evpnd"), "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start evpnd");
     Proc {
-        child,
+        child: spawn_evpnd(&config, &own.join("evpnd.log"), Some(ns)),
         dir: dir.join(format!("{name}-proc")),
     }
 }

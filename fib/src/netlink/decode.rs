@@ -273,7 +273,10 @@ pub fn fdb_row(t: &Topology, m: &NeighbourMessage) -> FdbRow {
         key: FdbKey { vni, mac },
         local: LocalMac {
             port: ifindex,
-            sticky: state & NUD_NOARP != 0,
+            // The row's `sticky` flag (NTF_STICKY), as FRR's zebra reads it: a `static`
+            // row (NUD_NOARP) only does not age, and advertising it sticky would pin MACs
+            // that FRR lets move (RFC 7432 15.2 leaves what counts as static to us).
+            sticky: flags.contains(NeighbourFlags::Sticky),
         },
     }
 }
@@ -419,6 +422,16 @@ mod tests {
                     sticky: false
                 }
             }
+        );
+        // `static` alone (NUD_NOARP) is not sticky; the `sticky` flag is (FRR's reading).
+        let local_sticky = |flags, state| match fdb_row(&t, &fdb(3, flags, state, vec![ll()])) {
+            FdbRow::Local { local, .. } => Some(local.sticky),
+            _ => None,
+        };
+        assert_eq!(local_sticky(NeighbourFlags::Controller, 0x40), Some(false));
+        assert_eq!(
+            local_sticky(NeighbourFlags::Controller | NeighbourFlags::Sticky, 0x40),
+            Some(true)
         );
         let port_addr = fdb(3, NeighbourFlags::Controller, 0x80, vec![ll()]);
         assert_eq!(fdb_row(&t, &port_addr), FdbRow::Ignore);

@@ -124,17 +124,35 @@ pub fn start_frr(
     Ok(())
 }
 
-/// Starts `evpnd --config CONFIG`; ready once it has stayed alive for a moment.
+/// evpnctl for an evpnd at `evpnd`: the one next to it (a build's target dir, a package's
+/// bin dir), else `evpnctl` on PATH.
+pub fn evpnctl_bin(evpnd: &Path) -> Option<PathBuf> {
+    let next = evpnd.with_file_name("evpnctl");
+    if next.is_file() {
+        return Some(next);
+    }
+    sys::which("evpnctl")
+}
+
+/// The control socket of a node's evpnd: the node's env may name one, else evpnlab gives
+/// each evpnd its own under the node dir (see `start_evpnd`).
+pub fn evpnd_socket(dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
+    env.get("EVPND_CONTROL__SOCKET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("evpnd.sock"))
+}
+
+/// Starts `PROGRAM --config CONFIG` (evpnd); ready once it has stayed alive for a moment.
 pub fn start_evpnd(
     node: &str,
     ns: &str,
     config: &Path,
     dir: &Path,
     env: &BTreeMap<String, String>,
+    program: &Path,
     record: &mut dyn FnMut(DaemonRecord) -> Result<()>,
 ) -> Result<()> {
-    let program = evpnd_bin()?;
-    let program = program.canonicalize().unwrap_or(program);
+    let program = program.canonicalize().unwrap_or(program.to_path_buf());
     let rec = DaemonRecord {
         node: node.to_string(),
         name: "evpnd".into(),
@@ -146,8 +164,10 @@ pub fn start_evpnd(
     // No mount namespace: every evpnd of every lab would open the socket path its config
     // names. Each gets its own under the node dir (the node's env may still set it).
     let mut env = env.clone();
-    env.entry("EVPND_CONTROL__SOCKET".into())
-        .or_insert_with(|| dir.join("evpnd.sock").display().to_string());
+    env.insert(
+        "EVPND_CONTROL__SOCKET".into(),
+        evpnd_socket(dir, &env).display().to_string(),
+    );
     spawn(ns, &rec, &args, dir, &env)?;
     let since = Instant::now();
     wait_ready(ns, &rec, dir, Duration::from_secs(5), |_| {
@@ -170,6 +190,14 @@ fn spawn(
     for a in args {
         script.push(' ');
         script.push_str(&sys::shell_quote(a));
+    }
+    // A pid file left by an earlier run (`evpnlab start` after a stop or crash) would make
+    // `wait_ready` see the dead pid before the new shell writes its own.
+    match std::fs::remove_file(&rec.pidfile) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(&rec.pidfile, e));
+        }
+        _ => {}
     }
     let out_path = dir.join(format!("{}.out", rec.name));
     let out = OpenOptions::new()

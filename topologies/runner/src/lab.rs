@@ -165,7 +165,8 @@ fn build(topo: &Topology, dir: &LabDir, state: &mut State, exec_timeout: Duratio
                 let cfg = n.evpnd_config().ok_or_else(|| {
                     Error::Other(format!("node {}: no evpnd config bind", n.name))
                 })?;
-                daemons::start_evpnd(&n.name, &ns, &cfg, &nd, &n.env, &mut record)?;
+                let bin = daemons::evpnd_bin()?;
+                daemons::start_evpnd(&n.name, &ns, &cfg, &nd, &n.env, &bin, &mut record)?;
             }
         }
     }
@@ -260,9 +261,17 @@ pub fn exec(topo: &Topology, node: &str, argv: &[String]) -> Result<i32> {
     };
     let mut args: Vec<String> = vec!["netns".into(), "exec".into(), rec.name.clone()];
     args.push(prog.clone());
-    if n.role == Role::Frr && Path::new(prog).file_name().is_some_and(|f| f == "vtysh") {
+    let is = |name: &str| Path::new(prog).file_name().is_some_and(|f| f == name);
+    if n.role == Role::Frr && is("vtysh") {
         args.push("--vty_socket".into());
         args.push(dir.node_dir(node).display().to_string());
+    }
+    // Likewise evpnctl and the node's evpnd (each has its own socket, see start_evpnd),
+    // unless the caller names one.
+    if n.role == Role::Evpnd && is("evpnctl") && !rest.iter().any(|a| a.starts_with("--socket")) {
+        args.push("--socket".into());
+        let sock = daemons::evpnd_socket(&dir.node_dir(node), &n.env);
+        args.push(sock.display().to_string());
     }
     args.extend(rest.iter().cloned());
     let status = Command::new("ip")
@@ -446,25 +455,77 @@ fn bgp_peers(dir: &LabDir, node: &str) -> Result<Vec<(String, String)>> {
     Ok(peers)
 }
 
-/// Waits until every FRR node has at least `min_peers` BGP peers and all of them are
-/// Established.
+/// Peers of one evpnd node as (address, state), from `evpnctl show peers -j`.
+fn evpnd_peers(evpnctl: &Path, socket: &Path, node: &str) -> Result<Vec<(String, String)>> {
+    let out = Command::new(evpnctl)
+        .arg("--socket")
+        .arg(socket)
+        .args(["show", "peers", "-j"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| Error::Other(format!("running {}: {e}", evpnctl.display())))?;
+    if !out.status.success() {
+        return Err(Error::Other(format!(
+            "{node}: evpnd does not answer on {} ({})",
+            socket.display(),
+            out.status
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Other(format!("node {node}: evpnctl json: {e}")))?;
+    Ok(v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p.get("address")?.as_str()?.to_string(),
+                p.get("state")?.as_str()?.to_string(),
+            ))
+        })
+        .collect())
+}
+
+/// Waits until every FRR and evpnd node has at least `min_peers` BGP peers and all of them
+/// are Established.
 pub fn wait_bgp(topo: &Topology, min_peers: usize, timeout: Duration) -> Result<Duration> {
-    let (dir, _state) = load_up(&topo.name)?;
+    let (dir, state) = load_up(&topo.name)?;
+    // evpnd nodes are asked with the evpnctl that goes with the evpnd the lab runs.
+    let mut evpnd_nodes = Vec::new();
+    for n in topo.nodes.iter().filter(|n| n.role == Role::Evpnd) {
+        let rec = state
+            .daemons
+            .iter()
+            .find(|d| d.node == n.name && d.name == "evpnd")
+            .ok_or_else(|| Error::Other(format!("node {}: no evpnd in the lab state", n.name)))?;
+        let evpnctl = daemons::evpnctl_bin(&rec.program).ok_or_else(|| {
+            Error::Daemon(format!(
+                "evpnctl not found next to {} nor on PATH (cargo build -p evpnd)",
+                rec.program.display()
+            ))
+        })?;
+        let socket = daemons::evpnd_socket(&dir.node_dir(&n.name), &n.env);
+        evpnd_nodes.push((n.name.as_str(), evpnctl, socket));
+    }
     let start = Instant::now();
     loop {
         let mut pending = Vec::new();
-        for n in topo.nodes.iter().filter(|n| n.role == Role::Frr) {
-            match bgp_peers(&dir, &n.name) {
-                Ok(peers) => {
-                    if peers.len() < min_peers.max(1) {
-                        pending.push(format!("{}: {} peer(s) configured", n.name, peers.len()));
-                    }
-                    for (a, s) in peers.iter().filter(|(_, s)| s != "Established") {
-                        pending.push(format!("{}: {a} {s}", n.name));
-                    }
+        let mut check = |node: &str, peers: Result<Vec<(String, String)>>| match peers {
+            Ok(peers) => {
+                if peers.len() < min_peers.max(1) {
+                    pending.push(format!("{node}: {} peer(s) configured", peers.len()));
                 }
-                Err(e) => pending.push(e.to_string()),
+                for (a, s) in peers.iter().filter(|(_, s)| s != "Established") {
+                    pending.push(format!("{node}: {a} {s}"));
+                }
             }
+            Err(e) => pending.push(e.to_string()),
+        };
+        for n in topo.nodes.iter().filter(|n| n.role == Role::Frr) {
+            check(&n.name, bgp_peers(&dir, &n.name));
+        }
+        for (node, evpnctl, socket) in &evpnd_nodes {
+            check(node, evpnd_peers(evpnctl, socket, node));
         }
         if pending.is_empty() {
             return Ok(start.elapsed());

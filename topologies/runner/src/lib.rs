@@ -4,6 +4,7 @@
 pub mod daemons;
 pub mod error;
 pub mod lab;
+pub mod node;
 pub mod state;
 pub mod sys;
 pub mod topology;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use evpnlab::{lab, Topology};
+use evpnlab::{lab, node, Topology};
 
 #[derive(Parser)]
 #[command(
@@ -53,10 +53,21 @@ enum Cmd {
         #[arg(long, short)]
         json: bool,
     },
+    /// Stop one evpnd node's daemon, leaving the lab up (SIGTERM; --kill: SIGKILL, a crash).
+    Stop {
+        file: PathBuf,
+        node: String,
+        /// SIGKILL instead of SIGTERM: the daemon gets no chance to clean up.
+        #[arg(long)]
+        kill: bool,
+    },
+    /// Start one evpnd node's daemon again (after `stop` or a crash), as `up` did.
+    Start { file: PathBuf, node: String },
     /// Wait for a condition (for tests and scripts).
     Wait {
         file: PathBuf,
-        /// Wait until every FRR node has all its BGP peers Established (and at least N peers).
+        /// Wait until every FRR and evpnd node has all its BGP peers Established (and at
+        /// least N peers). evpnd nodes are asked with the evpnctl next to their evpnd.
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1")]
         bgp_established: Option<usize>,
         /// Give up after this many seconds.
@@ -129,6 +140,23 @@ fn run(cli: Cli) -> evpnlab::Result<ExitCode> {
                 ExitCode::from(3)
             })
         }
+        Cmd::Stop { file, node, kill } => {
+            let topo = Topology::load(&file, name)?;
+            let how = if kill {
+                node::Stop::Kill
+            } else {
+                node::Stop::Term
+            };
+            let pid = node::stop(&topo, &node, how)?;
+            eprintln!("evpnlab: stopped evpnd of {node} (pid {pid})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Start { file, node } => {
+            let topo = Topology::load(&file, name)?;
+            let pid = node::start(&topo, &node)?;
+            eprintln!("evpnlab: started evpnd of {node} (pid {pid})");
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Wait {
             file,
             bgp_established,
@@ -142,7 +170,7 @@ fn run(cli: Cli) -> evpnlab::Result<ExitCode> {
             };
             let took = lab::wait_bgp(&topo, min, Duration::from_secs(timeout))?;
             eprintln!(
-                "evpnlab: BGP established on every FRR node after {:.1} s",
+                "evpnlab: BGP established on every FRR and evpnd node after {:.1} s",
                 took.as_secs_f64()
             );
             Ok(ExitCode::SUCCESS)

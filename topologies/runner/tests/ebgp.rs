@@ -26,7 +26,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::mixedlab::{kill, vtep, wait_for, Evpnd, Lab, HOSTS};
+use common::fabric::{vtep, wait_for, Lab, HOSTS};
 use common::*;
 use serde_json::Value;
 
@@ -46,10 +46,9 @@ fn is_frr(node: &str) -> bool {
     node == "leaf3"
 }
 
-/// The lab up, with the spine's three sessions Established (evpnlab's wait only looks at
-/// the FRR node, leaf3).
+/// The lab up, with the spine's three sessions Established.
 fn up(tag: &str) -> Lab {
-    let lab = Lab::up_lab("ebgp", 1, tag);
+    let lab = Lab::up_lab(tag, "ebgp");
     wait_spine_sessions(&lab);
     lab
 }
@@ -385,7 +384,7 @@ fn ebgp_evpnd_leaf_restart_leaves_no_stale_entries() {
     // leaf1's evpnd dies. While it is down, h1a (on leaf1) goes away, and so does h2b (on
     // leaf2, whose withdrawal leaf1 cannot hear). The spine keeps leaf1's routes as stale
     // (graceful restart helper); leaf1's kernel keeps what the dead evpnd programmed.
-    kill(lab.pid("leaf1", "evpnd"), libc::SIGKILL);
+    lab.stop("leaf1", true);
     lab.exec("leaf1", &["ip", "link", "set", "eth2", "down"]);
     lab.exec("leaf2", &["ip", "link", "set", "eth3", "down"]);
     let withdrawn = wait_for(Duration::from_secs(10), || {
@@ -402,7 +401,7 @@ fn ebgp_evpnd_leaf_restart_leaves_no_stale_entries() {
     );
 
     let t_restart = Instant::now();
-    let _leaf1 = Evpnd::start(&lab, "leaf1");
+    lab.start("leaf1");
     wait_spine_sessions(&lab);
     let purged = wait_for(Duration::from_secs(30), || {
         !holds(&lab, "leaf1", "vxlan200", H2B)

@@ -50,6 +50,8 @@ fn every_evpnd_config_loads() {
         "mixed/spine2/evpnd.toml",
         "ebgp/spine1/evpnd.toml",
         "ebgp/leaf1/evpnd.toml",
+        "leaf-spine/spine1/evpnd.toml",
+        "leaf-spine/leaf3/evpnd.toml",
     ] {
         assert!(
             configs.iter().any(|c| c.ends_with(want)),
@@ -117,7 +119,10 @@ fn evpnd_nodes_bind_configs_that_fit_them() {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "only {checked} evpnd nodes found in {labs:?}");
+    assert!(
+        checked >= 12,
+        "only {checked} evpnd nodes found in {labs:?}"
+    );
 }
 
 /// The containerlab side: every evpnd node names the image the repository's Dockerfile builds

@@ -143,3 +143,107 @@ fn evpnd_node_without_binary_fails_before_creating_anything() {
     );
     assert!(!Path::new("/run/evpnlab").join(&name).exists());
 }
+
+/// The pid `status --json` reports for leaf1's evpnd, and whether it runs.
+fn evpnd_status(name: &str, file: &Path) -> (i64, bool) {
+    let o = evpnlab(&[
+        "--name",
+        name,
+        "status",
+        file.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    let st: Value = serde_json::from_slice(&o.stdout).expect("status json");
+    let d = st["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["name"] == "leaf1"))
+        .map(|n| n["daemons"][0].clone())
+        .unwrap_or_default();
+    (d["pid"].as_i64().unwrap_or(0), d["running"] == true)
+}
+
+#[test]
+fn evpnd_node_stop_start_and_evpnctl_socket() {
+    require_root();
+    let name = lab_name("evpndss");
+    let (file, fake) = write_lab("evpndss");
+    let dir = file.parent().expect("dir").to_path_buf();
+    let _guard = LabGuard::new(&name, &file);
+    // A stand-in evpnctl next to the stand-in evpnd: prints its arguments.
+    let ctl = dir.join("evpnctl");
+    std::fs::write(&ctl, "#!/bin/sh\necho \"$@\"\n").expect("fake evpnctl");
+    std::process::Command::new("chmod")
+        .args(["+x", ctl.to_str().expect("utf-8")])
+        .status()
+        .expect("chmod");
+    let (f, ctl_s) = (file.to_str().expect("utf-8"), ctl.to_str().expect("utf-8"));
+    let o = evpnlab_env(
+        &["--name", &name, "up", f],
+        &[("EVPND_BIN", fake.to_str().expect("utf-8"))],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let sock = evpnlab::state::LabDir::new(&name)
+        .node_dir("leaf1")
+        .join("evpnd.sock");
+
+    // `exec leaf1 -- evpnctl ...` talks to leaf1's own evpnd; a given --socket is kept.
+    let o = lab_exec(&name, &file, "leaf1", &[ctl_s, "show", "peers", "-j"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("--socket {} show peers -j", sock.display())
+    );
+    let o = lab_exec(
+        &name,
+        &file,
+        "leaf1",
+        &[ctl_s, "--socket=/x", "show", "vni"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "--socket=/x show vni"
+    );
+
+    let (pid0, running) = evpnd_status(&name, &file);
+    assert!(running && pid0 > 0);
+    // stop: SIGTERM, gone, reported dead; a second stop says it is not running.
+    ok(&name, "stop", &file, &["leaf1"]);
+    assert!(!evpnlab::sys::pid_running(pid0 as i32), "still running");
+    assert!(!evpnd_status(&name, &file).1, "status says running");
+    let o = evpnlab(&["--name", &name, "stop", f, "leaf1"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not running"), "{}", text(&o));
+
+    // start: the same program with the same config and env, a new pid that status and
+    // down know about; a second start refuses.
+    std::fs::remove_file(dir.join("args")).expect("args of the first run");
+    ok(&name, "start", &file, &["leaf1"]);
+    let args = poll(Duration::from_secs(5), || {
+        std::fs::read_to_string(dir.join("args")).ok()
+    })
+    .expect("stand-in evpnd ran again");
+    assert_eq!(
+        args.trim(),
+        format!("--config {}", dir.join("evpnd.toml").display())
+    );
+    let (pid1, running) = evpnd_status(&name, &file);
+    assert!(running && pid1 != pid0, "pid {pid1} running {running}");
+    let o = evpnlab(&["--name", &name, "start", f, "leaf1"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("already running"), "{}", text(&o));
+
+    // --kill: SIGKILL.
+    ok(&name, "stop", &file, &["leaf1", "--kill"]);
+    assert!(!evpnlab::sys::pid_running(pid1 as i32), "still running");
+    // Hosts have no daemon to stop.
+    let o = evpnlab(&["--name", &name, "stop", f, "h1"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("evpnd nodes only"), "{}", text(&o));
+
+    ok(&name, "start", &file, &["leaf1"]);
+    let (pid2, _) = evpnd_status(&name, &file);
+    down_leaves_nothing(&name, &file);
+    assert!(
+        !evpnlab::sys::pid_running(pid2 as i32),
+        "restarted evpnd survived down"
+    );
+}

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::mixedlab::*;
+use common::fabric::*;
 use common::*;
 
 /// h2a (on FRR leaf2) reaches h1a's address.
@@ -182,13 +182,13 @@ fn mixed_spine_and_leaf_restart_converge_without_stale_entries() {
     // spine2's evpnd (route reflector) dies: spine1 (FRR) carries the fabric alone. (spine1
     // must stay: the FRR leaves learn the underlay loopbacks from it in IPv4 unicast.)
     let t = Instant::now();
-    kill(lab.pid("spine2", "evpnd"), libc::SIGKILL);
+    lab.stop("spine2", true);
     converged_without_stale(&lab, &HOSTS);
     eprintln!("spine2 down: matrix and FDB checked in {:?}", t.elapsed());
 
     // spine2 back: sessions re-establish, nothing stale.
     let t = Instant::now();
-    let _spine2 = Evpnd::start(&lab, "spine2");
+    lab.start("spine2");
     lab.wait_established();
     assert!(
         wait_for(Duration::from_secs(20), || {
@@ -207,10 +207,10 @@ fn mixed_spine_and_leaf_restart_converge_without_stale_entries() {
     // stale, so the FRR leaves may keep them too. While it is down, h3a goes away (port
     // down flushes its bridge entry): after the restart leaf3 no longer announces it, and the
     // stale route must be purged everywhere; then h3a comes back.
-    kill(lab.pid("leaf3", "evpnd"), libc::SIGKILL);
+    lab.stop("leaf3", true);
     lab.exec("leaf3", &["ip", "link", "set", "eth3", "down"]);
     let t = Instant::now();
-    let _leaf3 = Evpnd::start(&lab, "leaf3");
+    lab.start("leaf3");
     lab.wait_established();
     let without_h3a: Vec<Host> = HOSTS.iter().copied().filter(|h| h.0 != "h3a").collect();
     let purged = wait_for(Duration::from_secs(20), || {

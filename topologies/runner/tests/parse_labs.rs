@@ -123,10 +123,10 @@ fn frr_configs_pass_vtysh_dryrun() {
     }
 }
 
-/// `mixed` is leaf-spine with evpnd on spine2 and leaf3: same nodes, same links, same host
-/// attachments; only those two nodes' images differ.
+/// `leaf-spine` is the evpnd fabric, and `mixed` is leaf-spine with FRR on spine1, leaf1
+/// and leaf2: same nodes, same links, same host attachments; only those nodes' kinds differ.
 #[test]
-fn mixed_is_leaf_spine_with_evpnd_on_spine2_and_leaf3() {
+fn mixed_is_leaf_spine_with_frr_on_spine1_leaf1_leaf2() {
     let find = |suffix: &str| {
         let f = clab_files()
             .into_iter()
@@ -145,9 +145,17 @@ fn mixed_is_leaf_spine_with_evpnd_on_spine2_and_leaf3() {
     assert_eq!(links(&mx), links(&ls));
     let nodes = |t: &Topology| t.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
     assert_eq!(nodes(&mx), nodes(&ls));
+    for n in &ls.nodes {
+        let want = if n.name.starts_with('h') {
+            Role::Host
+        } else {
+            Role::Evpnd
+        };
+        assert_eq!(n.role, want, "leaf-spine node {}", n.name);
+    }
     for n in &mx.nodes {
         let want = match n.name.as_str() {
-            "spine2" | "leaf3" => Role::Evpnd,
+            "spine1" | "leaf1" | "leaf2" => Role::Frr,
             other => ls
                 .node(other)
                 .map(|n| n.role)
@@ -162,5 +170,22 @@ fn mixed_is_leaf_spine_with_evpnd_on_spine2_and_leaf3() {
                 n.name
             );
         }
+    }
+    // Both host attachment styles, and leaves whose VXLAN devices leave learning and
+    // flooding to the control plane.
+    let exec = |t: &Topology, n: &str| t.node(n).map(|n| n.exec.join("\n")).unwrap_or_default();
+    assert!(exec(&ls, "h1b").contains("type macvlan mode bridge"));
+    assert!(!exec(&ls, "h1a").contains("macvlan"));
+    for leaf in ["leaf1", "leaf2", "leaf3"] {
+        let e = exec(&ls, leaf);
+        assert!(
+            e.contains("nolearning") && e.contains("neigh_suppress on"),
+            "{leaf}"
+        );
+        // Static ECMP underlay over both spines (evpnd speaks no IPv4 unicast).
+        assert!(
+            e.contains("nexthop via 10.1.") && e.contains("nexthop via 10.2."),
+            "{leaf}"
+        );
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub mod mixedlab;
+pub mod arp;
+pub mod fabric;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_evpnlab");
 

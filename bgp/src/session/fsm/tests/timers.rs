@@ -344,3 +344,49 @@ fn delay_open_tcp_failure_and_unexpected_messages() {
     let mut h = H::at(State::Connect);
     assert!(h.feed(Input::TimerExpired(TimerKind::DelayOpen)).is_empty());
 }
+
+#[test]
+fn peer_connecting_during_damping_is_accepted_not_refused_until_backoff_ends() {
+    let mut h = H::new(cfg());
+    h.feed(Input::ManualStart);
+    // The peer is down: our connects fail and the automatic restart backs off.
+    let mut hold = Duration::ZERO;
+    for _ in 0..4 {
+        let outs = h.feed(Input::TcpConnectionFails);
+        hold = timer_started(&outs, TimerKind::IdleHold).expect("restart scheduled");
+        h.advance(hold.as_secs() + 1);
+        h.feed(Input::TimerExpired(TimerKind::IdleHold));
+    }
+    h.feed(Input::TcpConnectionFails);
+    assert_eq!(h.s.state(), State::Idle);
+    assert!(hold >= Duration::from_secs(6), "backed off: {hold:?}");
+    // The peer comes back and connects while our restart is seconds away: take it.
+    let outs = h.feed(Input::TcpConnected(Initiator::Remote));
+    assert!(
+        outs.contains(&Output::StopTimer(TimerKind::IdleHold)),
+        "{outs:?}"
+    );
+    assert!(!outs.contains(&Output::Disconnect), "{outs:?}");
+    assert_eq!(outs.iter().filter(|o| **o == Output::Connect).count(), 0);
+    assert!(
+        outs.contains(&Output::Send(Message::Open(build_open(&cfg())))),
+        "{outs:?}"
+    );
+    assert_eq!(h.s.state(), State::OpenSent);
+    assert_eq!(h.s.initiator(), Some(Initiator::Remote));
+    h.feed(Input::Received(Message::Open(peer_open(90))));
+    h.feed(Input::Received(Message::Keepalive));
+    assert_eq!(h.s.state(), State::Established);
+}
+
+#[test]
+fn stopped_session_still_refuses_connections() {
+    let mut h = H::at(State::Connect);
+    h.feed(Input::TcpConnectionFails);
+    h.feed(Input::ManualStop(StopReason::AdminShutdown {
+        message: None,
+    }));
+    let outs = h.feed(Input::TcpConnected(Initiator::Remote));
+    assert!(outs.contains(&Output::Disconnect), "{outs:?}");
+    assert_eq!(h.s.state(), State::Idle);
+}

@@ -1,16 +1,15 @@
-//! The labs with evpnd nodes driven by the tests (topologies/mixed, and topologies/ebgp via
-//! [`Lab::up_lab`]): bring one up, read FRR's and evpnd's views of a MAC, kill and restart a
-//! node's evpnd.
+//! The leaf-spine-shaped labs driven by the tests: `leaf-spine` (all evpnd) and `mixed` (FRR
+//! and evpnd) share nodes, addressing and hosts. Bring one up, read FRR's and evpnd's views
+//! of a MAC, stop and start a node's evpnd (`evpnlab stop/start`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::*;
 
-/// (host, IP, MAC, VNI, leaf), as in mixed.clab.yml.
+/// (host, IP, MAC, VNI, leaf), as in leaf-spine.clab.yml and mixed.clab.yml.
 pub const HOSTS: [Host; 6] = [
     ("h1a", "10.10.0.11", "00:00:5e:00:53:11", 100, "leaf1"),
     ("h2a", "10.10.0.12", "00:00:5e:00:53:21", 100, "leaf2"),
@@ -21,6 +20,7 @@ pub const HOSTS: [Host; 6] = [
 ];
 
 pub const H1A_MAC: &str = "00:00:5e:00:53:11";
+pub const H2A_MAC: &str = "00:00:5e:00:53:21";
 pub const H3A_MAC: &str = "00:00:5e:00:53:31";
 
 pub fn vtep(leaf: &str) -> &'static str {
@@ -46,30 +46,29 @@ pub fn binaries() -> (PathBuf, PathBuf) {
     (evpnd, evpnctl)
 }
 
-/// A converged mixed lab, torn down when dropped.
+/// A converged lab, torn down when dropped.
 pub struct Lab {
+    /// The lab's directory under topologies/ (`mixed`, `leaf-spine`).
+    pub lab: &'static str,
     pub name: String,
     pub file: PathBuf,
-    /// Established sessions every FRR node has once the lab is up (`wait --bgp-established`).
-    pub frr_peers: u32,
     pub evpnd: PathBuf,
     pub evpnctl: PathBuf,
     _guard: LabGuard,
 }
 
 impl Lab {
-    /// The mixed lab (its FRR nodes have two sessions each).
+    /// The mixed lab.
     pub fn up(tag: &str) -> Lab {
-        Lab::up_lab("mixed", 2, tag)
+        Lab::up_lab(tag, "mixed")
     }
 
-    /// topologies/`dir`/`dir`.clab.yml, up and with every FRR node's `frr_peers` sessions
-    /// Established (evpnlab's wait looks at FRR nodes only).
-    pub fn up_lab(dir: &str, frr_peers: u32, tag: &str) -> Lab {
+    /// `topologies/<lab>/<lab>.clab.yml`, up and every BGP session Established.
+    pub fn up_lab(tag: &str, lab: &'static str) -> Lab {
         require_root();
         let (evpnd, evpnctl) = binaries();
         let name = lab_name(tag);
-        let file = topologies_dir().join(dir).join(format!("{dir}.clab.yml"));
+        let file = topologies_dir().join(lab).join(format!("{lab}.clab.yml"));
         let guard = LabGuard::new(&name, &file);
         let f = file.to_str().expect("utf-8");
         let o = evpnlab_env(
@@ -78,9 +77,9 @@ impl Lab {
         );
         assert!(o.status.success(), "up: {}", text(&o));
         let lab = Lab {
+            lab,
             name,
             file,
-            frr_peers,
             evpnd,
             evpnctl,
             _guard: guard,
@@ -89,13 +88,15 @@ impl Lab {
         lab
     }
 
+    /// Every node's configured sessions Established: two per leaf in the leaf-spine
+    /// shaped labs, one (the spine) in ebgp.
     pub fn wait_established(&self) {
-        let n = self.frr_peers.to_string();
+        let peers = if self.lab == "ebgp" { "1" } else { "2" };
         ok(
             &self.name,
             "wait",
             &self.file,
-            &["--bgp-established", &n, "--timeout", "45"],
+            &["--bgp-established", peers, "--timeout", "45"],
         );
     }
 
@@ -112,17 +113,35 @@ impl Lab {
             .join(node)
     }
 
-    /// `evpnctl show WHAT -j` on an evpnd node.
+    /// `evpnctl show WHAT -j` on an evpnd node, through `evpnlab exec NODE -- evpnctl` (which
+    /// points evpnctl at the node's own control socket).
     pub fn show(&self, node: &str, what: &str) -> Value {
-        let sock = self.node_dir(node).join("evpnd.sock");
-        let o = Command::new(&self.evpnctl)
-            .arg("--socket")
-            .arg(&sock)
-            .args(["show", what, "-j"])
-            .output()
-            .expect("run evpnctl");
-        assert!(o.status.success(), "evpnctl show {what}: {}", text(&o));
+        let ctl = self.evpnctl.to_str().expect("utf-8");
+        let o = lab_exec(&self.name, &self.file, node, &[ctl, "show", what, "-j"]);
+        assert!(
+            o.status.success(),
+            "{node}: evpnctl show {what}: {}",
+            text(&o)
+        );
         serde_json::from_slice(&o.stdout).expect("evpnctl -j json")
+    }
+
+    /// `show WHAT -j` as an array (empty if it is none).
+    pub fn rows(&self, node: &str, what: &str) -> Vec<Value> {
+        self.show(node, what)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `evpnlab stop NODE` (`--kill`: SIGKILL) / `evpnlab start NODE`: the lab's own evpnd.
+    pub fn stop(&self, node: &str, kill: bool) {
+        let rest: &[&str] = if kill { &[node, "--kill"] } else { &[node] };
+        ok(&self.name, "stop", &self.file, rest);
+    }
+
+    pub fn start(&self, node: &str) {
+        ok(&self.name, "start", &self.file, &[node]);
     }
 
     /// evpnd's (kind, sequence, vtep) for `mac` in VNI 100 on `node`.
@@ -186,13 +205,6 @@ impl Lab {
     pub fn has_remote(&self, leaf: &str, mac: &str, vtep: &str) -> bool {
         self.fdb100(leaf).iter().any(|(m, d)| m == mac && d == vtep)
     }
-
-    /// The pid evpnlab recorded for `daemon` on `node`.
-    pub fn pid(&self, node: &str, daemon: &str) -> i32 {
-        let p = self.node_dir(node).join(format!("{daemon}.pid"));
-        let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        s.trim().parse().expect("pid")
-    }
 }
 
 /// Polls fast; the time it took, or None after `timeout`.
@@ -205,45 +217,4 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Durati
         std::thread::sleep(Duration::from_millis(50));
     }
     None
-}
-
-pub fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill(2) of a daemon this test's lab (or the test itself) started.
-    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill {pid}");
-}
-
-/// An evpnd the test restarted in a lab node (the lab's one was killed); killed on drop.
-pub struct Evpnd {
-    pub child: std::process::Child,
-}
-
-impl Evpnd {
-    pub fn start(lab: &Lab, node: &str) -> Evpnd {
-        let dir = lab.node_dir(node);
-        let out = std::fs::File::create(dir.join("evpnd-restart.out")).expect("log file");
-        let err = out.try_clone().expect("log file");
-        // The node's config as the lab binds it: <lab dir>/<node>/evpnd.toml.
-        let cfg = lab.file.with_file_name(node).join("evpnd.toml");
-        // `ip netns exec` execs evpnd itself: the child's pid is evpnd's.
-        let child = Command::new("ip")
-            .args(["netns", "exec", &format!("clab-{}-{node}", lab.name)])
-            .arg(&lab.evpnd)
-            .arg("--config")
-            .arg(cfg)
-            .env("EVPND_CONTROL__SOCKET", dir.join("evpnd.sock"))
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("start evpnd");
-        Evpnd { child }
-    }
-}
-
-impl Drop for Evpnd {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
