@@ -6,6 +6,7 @@
 #          one bridge + VXLAN device per VNI (root only); the kernel gets programmed too,
 #          timed separately (--wait-kernel).
 # Usage: scripts/bench-daemon.sh [ROUTES] [spine|leaf|both] [extra blast flags...]
+# EVPND=/path/to/evpnd measures another build (A/B against an older commit).
 set -eu
 cd "$(dirname "$0")/.."
 ROUTES=${1:-1000000}
@@ -13,10 +14,11 @@ MODE=${2:-both}
 [ $# -ge 2 ] && shift 2 || shift $#
 cargo build --release -q -p evpnd --bins --example blast
 BIN=$PWD/target/release
+EVPND=${EVPND:-$BIN/evpnd}
 echo "load: $(uptime)"
 
 if [ "$MODE" = spine ] || [ "$MODE" = both ]; then
-    "$BIN/examples/blast" --evpnd "$BIN/evpnd" --routes "$ROUTES" --mode spine "$@"
+    "$BIN/examples/blast" --evpnd "$EVPND" --routes "$ROUTES" --mode spine "$@"
 fi
 
 if [ "$MODE" = leaf ] || [ "$MODE" = both ]; then
@@ -37,6 +39,6 @@ if [ "$MODE" = leaf ] || [ "$MODE" = both ]; then
             vni=$((vni + 1))
         done
     } | ip -netns "$NS" -batch -
-    ip netns exec "$NS" "$BIN/examples/blast" --evpnd "$BIN/evpnd" --routes "$ROUTES" \
+    ip netns exec "$NS" "$BIN/examples/blast" --evpnd "$EVPND" --routes "$ROUTES" \
         --mode leaf --wait-kernel "$@"
 fi
