@@ -14,13 +14,15 @@
 //! Our own routes coming back as Loc-RIB changes are skipped (they are no import), so
 //! the loop between origination and import ends after one round.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bgp::packet::evpn::EvpnRouteKey;
 use bgp::rib::{Change, LOCAL};
 use evpn::{EvpnService, FibDelta, Output, ReceivedRoute, RouteSource};
 use fib::{FdbKey, LocalMac, NeighKey, Snapshot};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -37,6 +39,46 @@ pub struct EvpnGlue {
     arp_suppression: bool,
     /// The kernel topology last seen (device names for `show vni` / `show macs`).
     pub topology: fib::Topology,
+    attrs: AttrCache,
+}
+
+/// The EVPN attribute set of each RIB attribute set, made once: the RIB interns its
+/// attributes (one `Arc` per distinct set), so a million routes share a few thousand.
+/// Handing the service the same `Arc` for every route of a set spares an allocation and
+/// a copy of the communities per route, and lets the importer find the set by address
+/// instead of hashing it.
+#[derive(Default)]
+struct AttrCache {
+    /// Address of the RIB's `Arc` -> (that allocation, ours). The `Weak` keeps the
+    /// allocation (not the value) alive, so its address cannot name another set while
+    /// the entry exists.
+    map: HashMap<usize, (Weak<bgp::rib::PathAttrs>, Arc<evpn::PathAttrs>)>,
+    /// Size after the last sweep; the next one comes at twice that.
+    swept: usize,
+}
+
+impl AttrCache {
+    /// Entries below which no sweep runs.
+    const MIN_SWEEP: usize = 1024;
+
+    fn get(&mut self, rib: &Arc<bgp::rib::PathAttrs>, next_hop: IpAddr) -> Arc<evpn::PathAttrs> {
+        let addr = Arc::as_ptr(rib) as usize;
+        if let Some((_, ours)) = self.map.get(&addr) {
+            return ours.clone();
+        }
+        if self.map.len() >= Self::MIN_SWEEP.max(self.swept * 2) {
+            // Sets the RIB has freed: amortized O(1) per insert.
+            self.map.retain(|_, (w, _)| w.strong_count() > 0);
+            self.swept = self.map.len();
+        }
+        let ours = Arc::new(evpn::PathAttrs {
+            next_hop,
+            ext_communities: rib.ext_communities.clone(),
+            pmsi: rib.pmsi_tunnel.clone(),
+        });
+        self.map.insert(addr, (Arc::downgrade(rib), ours.clone()));
+        ours
+    }
 }
 
 /// The service configuration from evpnd's `[evpn]` section.
@@ -80,6 +122,7 @@ impl EvpnGlue {
             pending: FibDelta::default(),
             arp_suppression: c.file.evpn.arp_suppression,
             topology: fib::Topology::default(),
+            attrs: AttrCache::default(),
         }
     }
 
@@ -110,11 +153,7 @@ impl EvpnGlue {
                         let route = ReceivedRoute {
                             route: evpn::EvpnRoute {
                                 nlri: r.nlri,
-                                attrs: Arc::new(evpn::PathAttrs {
-                                    next_hop,
-                                    ext_communities: r.attrs.ext_communities.clone(),
-                                    pmsi: r.attrs.pmsi_tunnel.clone(),
-                                }),
+                                attrs: self.attrs.get(&r.attrs, next_hop),
                             },
                             source: RouteSource {
                                 peer,
@@ -315,6 +354,48 @@ mod tests {
         let c = Config::load_with_env(&path, Vec::new()).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         c
+    }
+
+    #[test]
+    fn attr_cache_shares_one_arc_per_rib_set_and_forgets_freed_sets() {
+        let nh = IpAddr::from([10, 0, 0, 2]);
+        let set = |rt: u32| {
+            Arc::new(bgp::rib::PathAttrs {
+                next_hop: Some(nh),
+                ext_communities: vec![bgp::packet::extcomm::ExtendedCommunity::route_target(
+                    bgp::packet::extcomm::RouteTarget::As2 {
+                        asn: 65000,
+                        value: rt,
+                    },
+                )],
+                ..Default::default()
+            })
+        };
+        let mut c = AttrCache::default();
+        let a = set(100);
+        let x = c.get(&a, nh);
+        assert!(
+            Arc::ptr_eq(&x, &c.get(&a.clone(), nh)),
+            "same RIB set, same Arc"
+        );
+        assert_eq!(x.ext_communities, a.ext_communities);
+        assert_eq!(x.next_hop, nh);
+        let b = set(200);
+        assert!(!Arc::ptr_eq(&x, &c.get(&b, nh)));
+        // Sets the RIB freed go at the next sweep; live ones stay.
+        drop(b);
+        let mut live = Vec::new();
+        for i in 0..AttrCache::MIN_SWEEP as u32 {
+            let s = set(1000 + i);
+            c.get(&s, nh);
+            live.push(s);
+        }
+        assert_eq!(
+            c.map.len(),
+            AttrCache::MIN_SWEEP + 1,
+            "a sweep ran: b is gone"
+        );
+        assert!(Arc::ptr_eq(&x, &c.get(&a, nh)), "a survived the sweep");
     }
 
     #[test]

@@ -33,6 +33,13 @@ pub const COALESCE: Duration = Duration::from_millis(5);
 pub const FIB_EVENTS: usize = 1024;
 /// Wait before retrying a failed sync.
 pub const RETRY: Duration = Duration::from_secs(1);
+/// While changes keep coming, the next sync waits until this many times the last one's
+/// planning time has passed since it ended. Planning is a full diff of the desired state
+/// against the kernel view, O(entries): at a million entries tens of milliseconds, so
+/// re-planning every [`COALESCE`] during a burst would spend this thread (and the core a
+/// route import needs) on diffs. After a quiet spell that time is long past, so a single
+/// change still reaches the kernel after [`COALESCE`].
+pub const PLAN_BACKOFF: u32 = 4;
 
 /// What the core asks of the fib thread.
 #[derive(Debug)]
@@ -150,6 +157,8 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
         info!("FIB: entries of a previous run kept until the graceful restart is over");
     }
     let mut due: Option<Instant> = (!held).then(Instant::now);
+    // The earliest next sync (see PLAN_BACKOFF).
+    let mut not_before = Instant::now();
     loop {
         tokio::select! {
             _ = async {
@@ -158,14 +167,18 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                     None => std::future::pending().await,
                 }
             } => {
+                let started = Instant::now();
+                let (ok, applying) = sync(&mut rec);
+                let planning = started.elapsed().saturating_sub(applying);
+                not_before = Instant::now() + planning * PLAN_BACKOFF;
                 // A failed sync (or ops left in doubt) is retried shortly.
-                due = (!sync(&mut rec)).then(|| Instant::now() + RETRY);
+                due = (!ok).then(|| Instant::now() + RETRY);
             }
             cmd = cmds.recv() => match cmd {
                 Some(FibCmd::Delta(d)) => {
                     d.apply(rec.desired_mut());
                     if !held {
-                        let t = Instant::now() + COALESCE;
+                        let t = sync_at(Instant::now(), not_before);
                         due = Some(due.map_or(t, |d| d.min(t)));
                     }
                 }
@@ -235,7 +248,7 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
                 }
                 let resync = port_gone || matches!(ev, Event::Resync);
                 if (rec.handle(&ev) || port_gone) && !held {
-                    let t = Instant::now() + COALESCE;
+                    let t = sync_at(Instant::now(), not_before);
                     due = Some(due.map_or(t, |d| d.min(t)));
                 }
                 if resync {
@@ -259,6 +272,12 @@ async fn run(mut cmds: mpsc::UnboundedReceiver<FibCmd>, msgs: mpsc::Sender<FibMs
             }
         }
     }
+}
+
+/// When a change seen at `now` is synced: after [`COALESCE`], and not before `not_before`
+/// (the last sync's end plus [`PLAN_BACKOFF`] times its planning).
+fn sync_at(now: Instant, not_before: Instant) -> Instant {
+    (now + COALESCE).max(not_before)
 }
 
 /// A previous run left entries of ours in the kernel (kept on shutdown, or a crash).
@@ -300,8 +319,9 @@ fn delete_local(rec: &Reconciler<NetlinkDataplane>, key: FdbKey) {
     }
 }
 
-/// Syncs the kernel; false when something failed and a retry is due.
-fn sync(rec: &mut Reconciler<NetlinkDataplane>) -> bool {
+/// Syncs the kernel; false when something failed and a retry is due. Also returns the
+/// time spent applying (netlink), the rest of the sync being planning.
+fn sync(rec: &mut Reconciler<NetlinkDataplane>) -> (bool, Duration) {
     match rec.sync() {
         Ok(r) => {
             if r.planned > 0 || r.dumped {
@@ -318,11 +338,27 @@ fn sync(rec: &mut Reconciler<NetlinkDataplane>) -> bool {
                 warn!(op = ?e.op, error = %e.error, "FIB: operation failed");
             }
             // Errors other than "already there / not there" leave the view in doubt.
-            rec.view().is_some()
+            (rec.view().is_some(), r.apply.duration)
         }
         Err(e) => {
             error!(error = %e, "FIB: sync failed; retrying");
-            false
+            (false, Duration::ZERO)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_waits_out_the_backoff_only_during_a_burst() {
+        let now = Instant::now();
+        // Quiet: the last sync's backoff ended long ago.
+        assert_eq!(sync_at(now, now - Duration::from_secs(1)), now + COALESCE);
+        // Burst: the last sync planned for 20 ms and ended just now.
+        let not_before = now + Duration::from_millis(20) * PLAN_BACKOFF;
+        assert_eq!(sync_at(now, not_before), not_before);
+        assert!(sync_at(now, not_before) > now + COALESCE);
     }
 }

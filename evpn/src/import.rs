@@ -731,10 +731,8 @@ impl Importer {
             .filter_map(|id| {
                 let s = self.slots.get(id as usize)?;
                 let a = self.attrs.get(s.attr as usize)?;
-                let EvpnNlri::MacIp(r) = s.key.to_nlri() else {
-                    return None;
-                };
-                Some((rank_neigh(a.mobility, a.attrs.next_hop, r.mac.0), r.mac.0))
+                let mac = s.key.mac()?.0;
+                Some((rank_neigh(a.mobility, a.attrs.next_hop, mac), mac))
             })
             .max_by_key(|(r, _)| *r)
             .map(|(_, m)| Mac(m))?;
@@ -743,20 +741,15 @@ impl Importer {
     }
 }
 
-/// The MAC of stored type-2 route `id`.
+/// The MAC of stored type-2 route `id` (read from the key in place: this runs for every
+/// candidate compared and every entry moved when the candidate tables grow).
 fn route_mac(slots: &[Slot], id: u32) -> Option<Mac> {
-    match slots.get(id as usize)?.key.to_nlri() {
-        EvpnNlri::MacIp(r) => Some(Mac(r.mac.0)),
-        _ => None,
-    }
+    slots.get(id as usize)?.key.mac().map(|m| Mac(m.0))
 }
 
 /// The IP of stored type-2 route `id`, if it has one.
 fn route_ip(slots: &[Slot], id: u32) -> Option<IpAddr> {
-    match slots.get(id as usize)?.key.to_nlri() {
-        EvpnNlri::MacIp(r) => r.ip,
-        _ => None,
-    }
+    slots.get(id as usize)?.key.mac_ip()
 }
 
 /// Sets `map[k]` to `want` (`None`: absent) with one tree search; true if it changed.

@@ -304,6 +304,12 @@ mod tests {
             }
             prop_assert_eq!(k.route_type(), n.route_type());
             prop_assert_eq!(k.rd(), n.rd());
+            let (mac, ip) = match &n {
+                EvpnNlri::MacIp(r) => (Some(r.mac), r.ip),
+                _ => (None, None),
+            };
+            prop_assert_eq!(k.mac(), mac);
+            prop_assert_eq!(k.mac_ip(), ip);
             let mut relabelled = n.clone();
             match &mut relabelled {
                 EvpnNlri::EthernetAutoDiscovery(r) => r.label = l,

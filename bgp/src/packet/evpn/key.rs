@@ -83,6 +83,21 @@ impl EvpnRouteKey {
             .then(|| RouteDistinguisher::from_bytes(self.array(1)))
     }
 
+    /// A type-2 route's MAC address (`None` for other route types): read in place, for
+    /// indexes that keep only the key and look the MAC up often.
+    pub fn mac(&self) -> Option<MacAddress> {
+        (self.route_type() == 2).then(|| MacAddress(self.array(14)))
+    }
+
+    /// A type-2 route's IP address, if it has one (`None` for other route types).
+    pub fn mac_ip(&self) -> Option<IpAddr> {
+        if self.route_type() == 2 {
+            self.ip(20)
+        } else {
+            None
+        }
+    }
+
     /// The packed bytes (for hashing into other structures or debugging).
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0

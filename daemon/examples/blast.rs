@@ -1,0 +1,596 @@
+//! blast: evpnd end to end at scale. Starts an evpnd (release build), peers with it over
+//! loopback as one iBGP speaker, sends N pre-encoded EVPN type-2 routes as fast as TCP
+//! takes them, then End-of-RIB, and measures:
+//! - seconds from the first UPDATE written until evpnd's RIB holds all N from us
+//!   (`show peers` prefixes received, asked over the control socket every 10 ms: the
+//!   core applies an UPDATE to the RIB and, on a leaf, imports its changes into the EVPN
+//!   desired state in the same turn, so the count is also the import's completion);
+//! - evpnd's RSS growth (VmRSS after - before, per route) and VmHWM;
+//! - evpnd's CPU seconds (utime + stime), split by thread (core/tokio vs the fib thread).
+//!
+//! Modes: `spine` (`[fib] enabled = false`: RIB only, no EVPN service) and `leaf` (EVPN
+//! import into the VNIs the kernel has: run it inside a network namespace holding one
+//! VXLAN device per VNI; `scripts/bench-daemon.sh` sets that up). A leaf programs the
+//! kernel too; `--wait-kernel` also waits for the fib to report every FDB entry.
+//!
+//! Routes: route i is in VNI `vni_base + i % vnis`, from VTEP `10.200.x.y` number
+//! `(i / vnis) % vteps`, RD `VTEP:VNI`, RT `65000:VNI`: one attribute set per (VNI, VTEP),
+//! packed into 4096-octet UPDATEs like a fabric's route reflector sends them.
+//!
+//! ```sh
+//! cargo build --release -p evpnd --bins --example blast
+//! target/release/examples/blast --evpnd target/release/evpnd --routes 1000000 --mode spine
+//! ```
+//!
+//! Only loopback addresses are accepted for the session.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Proc, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bgp::packet::capability::Capability;
+use bgp::packet::evpn::{Esi, EvpnNlri, Label, MacIpAdvertisement};
+use bgp::packet::extcomm::{ExtendedCommunity, RouteTarget};
+use bgp::packet::types::{MacAddress, RouteDistinguisher};
+use bgp::packet::{frame, pack_evpn_updates, AfiSafi, DecodeOptions, Message, Open, Update};
+use bgp::rib::PathAttrs;
+use bytes::BytesMut;
+use clap::{Parser, ValueEnum};
+use evpnd::control::{Command, PeerSummary};
+
+const ASN: u32 = 65000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// `[fib] enabled = false`: RIB only (a spine / route reflector).
+    Spine,
+    /// EVPN import into the kernel's VNIs (run inside a namespace with the devices).
+    Leaf,
+}
+
+#[derive(Parser)]
+#[command(about = "evpnd end to end: N type-2 routes from one peer, timed and measured")]
+struct Args {
+    #[arg(long, default_value = "target/release/evpnd")]
+    evpnd: PathBuf,
+    #[arg(long, default_value_t = 1_000_000)]
+    routes: u32,
+    #[arg(long, value_enum, default_value_t = Mode::Spine)]
+    mode: Mode,
+    #[arg(long, default_value_t = 100)]
+    vnis: u32,
+    /// First VNI (the leaf's VXLAN devices carry vni_base .. vni_base + vnis - 1).
+    #[arg(long, default_value_t = 10_000)]
+    vni_base: u32,
+    #[arg(long, default_value_t = 100)]
+    vteps: u32,
+    /// MAC-only routes (default: MAC+IPv4).
+    #[arg(long)]
+    mac_only: bool,
+    /// evpnd's listen address (loopback only).
+    #[arg(long, default_value = "127.0.0.1")]
+    evpnd_addr: Ipv4Addr,
+    /// Our address (loopback only).
+    #[arg(long, default_value = "127.0.0.2")]
+    peer_addr: Ipv4Addr,
+    #[arg(long, default_value_t = 17_900)]
+    port: u16,
+    /// Leaf: also wait until the fib reports every FDB entry programmed.
+    #[arg(long)]
+    wait_kernel: bool,
+    /// Seconds to wait for completion.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Record a `perf` profile (call graphs) of evpnd over the receive window into FILE.
+    #[arg(long, value_name = "FILE")]
+    perf: Option<PathBuf>,
+}
+
+fn main() {
+    let a = Args::parse();
+    if let Err(e) = run(&a) {
+        eprintln!("blast: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Kills evpnd (our child, by PID) and removes the scratch dir whatever happens.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    for ip in [a.evpnd_addr, a.peer_addr] {
+        if !ip.is_loopback() {
+            return Err(format!("{ip} is not a loopback address"));
+        }
+    }
+    if a.vnis == 0 || a.vteps == 0 || a.vteps > 65_000 {
+        return Err("--vnis and --vteps must be 1.. (vteps at most 65000)".into());
+    }
+    let t = Instant::now();
+    let (wire, msgs) = encode(a)?;
+    eprintln!(
+        "encoded {} routes in {} UPDATEs ({} bytes) in {:.2} s",
+        a.routes,
+        msgs,
+        wire.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let dir = std::env::temp_dir().join(format!("evb-scale-blast-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let socket = dir.join("evpnd.sock");
+    let metrics = SocketAddr::new(IpAddr::V4(a.evpnd_addr), a.port + 1);
+    let config = config_text(a, &socket, metrics);
+    let cfg_path = dir.join("evpnd.toml");
+    std::fs::write(&cfg_path, config).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("evpnd.log")).map_err(|e| e.to_string())?;
+    let child = Proc::new(&a.evpnd)
+        .arg("--config")
+        .arg(&cfg_path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", a.evpnd.display()))?;
+    let d = Daemon { child, dir };
+    let pid = d.child.id();
+    wait(Duration::from_secs(10), "control socket", || {
+        socket.exists()
+    })?;
+    if a.mode == Mode::Leaf {
+        wait(Duration::from_secs(20), "VNIs from the kernel", || {
+            vni_count(&socket).is_some_and(|n| n >= a.vnis as usize)
+        })?;
+    }
+
+    let stream = connect(a)?;
+    let peer = IpAddr::V4(a.peer_addr);
+    wait(Duration::from_secs(10), "Established", || {
+        summary(&socket, peer).is_some_and(|s| s.state == bgp::session::State::Established)
+    })?;
+    // Let the daemon settle (its own UPDATEs to us: type-3 routes, End-of-RIB).
+    std::thread::sleep(Duration::from_millis(500));
+    let perf = match &a.perf {
+        Some(out) => Some(start_perf(pid, out)?),
+        None => None,
+    };
+    let before = Stats::read(pid)?;
+
+    let writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let done_writing = Arc::new(Mutex::new(None::<Duration>));
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let send = {
+        let done = done_writing.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || blast(writer, wire, t0, &done, &stop))
+    };
+    let got = wait_count(&socket, peer, a.routes, Duration::from_secs(a.timeout));
+    let elapsed = t0.elapsed();
+    let after = Stats::read(pid)?;
+    if let Some(p) = perf {
+        stop_perf(p);
+    }
+    let got = got?;
+    let sent = done_writing
+        .lock()
+        .map_err(|e| e.to_string())?
+        .unwrap_or(elapsed);
+
+    println!(
+        "mode={:?} routes={} vnis={} vteps={} mac_only={}",
+        a.mode, a.routes, a.vnis, a.vteps, a.mac_only
+    );
+    println!(
+        "written in {:.3} s; all {} in the RIB after {:.3} s",
+        sent.as_secs_f64(),
+        got,
+        elapsed.as_secs_f64()
+    );
+    report(&before, &after, a.routes);
+
+    if a.mode == Mode::Leaf {
+        println!(
+            "leaf: remote MACs in the EVPN desired state: {}",
+            remote_macs(metrics).map_or("?".into(), |n| n.to_string()),
+        );
+        if a.wait_kernel {
+            let want = u64::from(a.routes);
+            let r = wait(Duration::from_secs(a.timeout), "kernel FDB entries", || {
+                fib_fdb(metrics).is_some_and(|n| n >= want)
+            });
+            let k = t0.elapsed();
+            let steady = Stats::read(pid)?;
+            match r {
+                Ok(()) => println!(
+                    "kernel: {} FDB entries programmed after {:.3} s",
+                    want,
+                    k.as_secs_f64()
+                ),
+                Err(e) => println!("kernel: {e} (fdb {:?})", fib_fdb(metrics)),
+            }
+            println!("after the kernel sync:");
+            report(&before, &steady, a.routes);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(stream);
+    let _ = send.join();
+    drop(d);
+    Ok(())
+}
+
+fn config_text(a: &Args, socket: &Path, metrics: SocketAddr) -> String {
+    let fib = match a.mode {
+        Mode::Spine => "[fib]\nenabled = false\n",
+        Mode::Leaf => {
+            "[fib]\nenabled = true\non_shutdown = \"remove\"\n\n[evpn]\nadvertise_all_vni = true\n"
+        }
+    };
+    format!(
+        "[global]\nasn = {ASN}\nrouter_id = \"10.255.0.1\"\nlisten = [\"{}:{}\"]\n\n\
+         [control]\nsocket = \"{}\"\n\n[logging]\nlevel = \"warn\"\n\n\
+         [metrics]\nlisten = \"{metrics}\"\n\n{fib}\n\
+         [[peer]]\naddress = \"{}\"\nremote_as = \"internal\"\npassive = true\n",
+        a.evpnd_addr,
+        a.port,
+        socket.display(),
+        a.peer_addr
+    )
+}
+
+/// The VTEP address of VTEP number `t` (10.200.0.1 ...).
+fn vtep(t: u32) -> Ipv4Addr {
+    let n = t + 1;
+    Ipv4Addr::new(10, 200, (n >> 8) as u8, n as u8)
+}
+
+/// Every UPDATE, then End-of-RIB, back to back in one buffer.
+fn encode(a: &Args) -> Result<(Vec<u8>, usize), String> {
+    let opts = DecodeOptions::default();
+    let groups = (a.vnis * a.vteps) as usize;
+    let mut per: Vec<Vec<EvpnNlri>> = vec![Vec::new(); groups];
+    for i in 0..a.routes {
+        let (v, t) = (i % a.vnis, (i / a.vnis) % a.vteps);
+        let vni = a.vni_base + v;
+        let [_, x, y, z] = i.to_be_bytes();
+        per[(v * a.vteps + t) as usize].push(EvpnNlri::MacIp(MacIpAdvertisement {
+            rd: RouteDistinguisher::Ipv4 {
+                addr: vtep(t),
+                number: vni as u16,
+            },
+            esi: Esi::ZERO,
+            ethernet_tag: 0,
+            mac_len: 48,
+            mac: MacAddress([0x02, 0, 0, x, y, z]),
+            ip: (!a.mac_only).then(|| IpAddr::V4(Ipv4Addr::new(10, x, y, z))),
+            label1: Label::from_vni(vni),
+            label2: None,
+        }));
+    }
+    let mut wire = Vec::new();
+    let mut n = 0;
+    for (g, routes) in per.iter().enumerate() {
+        if routes.is_empty() {
+            continue;
+        }
+        let (v, t) = (g as u32 / a.vteps, g as u32 % a.vteps);
+        let attrs = PathAttrs {
+            local_pref: Some(100),
+            ext_communities: vec![
+                ExtendedCommunity::route_target(RouteTarget::As2 {
+                    asn: ASN as u16,
+                    value: a.vni_base + v,
+                }),
+                ExtendedCommunity::vxlan_encapsulation(),
+            ],
+            ..Default::default()
+        };
+        let nh = IpAddr::V4(vtep(t));
+        for m in pack_evpn_updates(&attrs.to_attributes(), nh, routes, &opts)
+            .map_err(|e| e.to_string())?
+        {
+            wire.extend_from_slice(&m);
+            n += 1;
+        }
+    }
+    let eor = Message::Update(Update::end_of_rib(AfiSafi::L2VPN_EVPN))
+        .to_bytes(&opts)
+        .map_err(|e| e.to_string())?;
+    wire.extend_from_slice(&eor);
+    Ok((wire, n))
+}
+
+/// Connects from our loopback address, exchanges OPEN and KEEPALIVE; a thread then
+/// reads (and drops) whatever evpnd sends, so its writer never stalls.
+fn connect(a: &Args) -> Result<TcpStream, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let to = SocketAddr::new(IpAddr::V4(a.evpnd_addr), a.port);
+    let from = SocketAddr::new(IpAddr::V4(a.peer_addr), 0);
+    let s = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        sock.bind(from)?;
+        sock.connect(to).await
+    });
+    let s = s
+        .and_then(|s| s.into_std())
+        .map_err(|e| format!("connect {to}: {e}"))?;
+    s.set_nonblocking(false).map_err(|e| e.to_string())?;
+    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    let opts = DecodeOptions::default();
+    let open = Open::new(
+        ASN,
+        180,
+        Ipv4Addr::new(10, 255, 0, 2),
+        vec![
+            Capability::Multiprotocol(AfiSafi::L2VPN_EVPN),
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(ASN),
+        ],
+    );
+    let mut w = &s;
+    for m in [Message::Open(open), Message::Keepalive] {
+        let b = m.to_bytes(&opts).map_err(|e| e.to_string())?;
+        w.write_all(&b).map_err(|e| e.to_string())?;
+    }
+    // Wait for evpnd's OPEN and KEEPALIVE.
+    let mut buf = BytesMut::with_capacity(8192);
+    let mut seen = (false, false);
+    let mut r = &s;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    while !(seen.0 && seen.1) {
+        let mut chunk = [0u8; 4096];
+        let n = r.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("evpnd closed the connection during OPEN".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(m) = frame(&mut buf, 4096).map_err(|e| e.to_string())? {
+            match Message::decode(&m, &opts) {
+                Ok(Message::Open(_)) => seen.0 = true,
+                Ok(Message::Keepalive) => seen.1 = true,
+                Ok(Message::Notification(n)) => return Err(format!("NOTIFICATION {n:?}")),
+                _ => {}
+            }
+        }
+    }
+    s.set_read_timeout(None).map_err(|e| e.to_string())?;
+    let reader = s.try_clone().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        let mut r = reader;
+        let mut chunk = vec![0u8; 65536];
+        while let Ok(n) = r.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    Ok(s)
+}
+
+/// Writes the whole buffer, then a KEEPALIVE every 20 s until told to stop.
+fn blast(
+    mut s: TcpStream,
+    wire: Vec<u8>,
+    t0: Instant,
+    done: &Mutex<Option<Duration>>,
+    stop: &AtomicBool,
+) {
+    if s.write_all(&wire).is_err() {
+        return;
+    }
+    if let Ok(mut d) = done.lock() {
+        *d = Some(t0.elapsed());
+    }
+    drop(wire);
+    let ka = Message::Keepalive
+        .to_bytes(&DecodeOptions::default())
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    let mut last = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if last.elapsed() > Duration::from_secs(20) {
+            if s.write_all(&ka).is_err() {
+                return;
+            }
+            last = Instant::now();
+        }
+    }
+}
+
+fn summary(socket: &Path, peer: IpAddr) -> Option<PeerSummary> {
+    let r = evpnd::ctl::request(socket, Command::ShowPeers).ok()?;
+    let v: Vec<PeerSummary> = serde_json::from_value(r.data?).ok()?;
+    v.into_iter().find(|p| p.address == peer)
+}
+
+fn received(socket: &Path, peer: IpAddr) -> Option<u64> {
+    let s = summary(socket, peer)?;
+    Some(
+        s.prefixes
+            .iter()
+            .filter(|f| f.family == AfiSafi::L2VPN_EVPN.to_string())
+            .map(|f| f.received)
+            .sum(),
+    )
+}
+
+fn wait_count(socket: &Path, peer: IpAddr, want: u32, within: Duration) -> Result<u64, String> {
+    let end = Instant::now() + within;
+    let mut last = 0;
+    loop {
+        if let Some(n) = received(socket, peer) {
+            last = n;
+            if n >= u64::from(want) {
+                return Ok(n);
+            }
+        }
+        if Instant::now() > end {
+            return Err(format!("only {last} of {want} routes after {within:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn vni_count(socket: &Path) -> Option<usize> {
+    let r = evpnd::ctl::request(socket, Command::ShowVni).ok()?;
+    r.data?.as_array().map(Vec::len)
+}
+
+/// A gauge from the metrics endpoint: the value on the line starting with `series`.
+fn gauge(metrics: SocketAddr, series: &str) -> Option<u64> {
+    let mut s = TcpStream::connect_timeout(&metrics, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: evpnd\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Remote MACs in the EVPN service's desired state.
+fn remote_macs(metrics: SocketAddr) -> Option<u64> {
+    gauge(metrics, "evpnd_evpn_macs{kind=\"remote\"}")
+}
+
+/// FDB entries the fib reports programmed.
+fn fib_fdb(metrics: SocketAddr) -> Option<u64> {
+    gauge(metrics, "evpnd_fib_entries{kind=\"fdb\"}")
+}
+
+fn start_perf(pid: u32, out: &Path) -> Result<Child, String> {
+    let c = Proc::new("perf")
+        .args(["record", "-F", "999", "-g", "-p", &pid.to_string(), "-o"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("perf (apt-get install linux-perf): {e}"))?;
+    // perf needs a moment to attach.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(c)
+}
+
+fn stop_perf(mut c: Child) {
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe {
+        libc::kill(c.id() as libc::pid_t, libc::SIGINT);
+    }
+    let _ = c.wait();
+}
+
+fn wait(within: Duration, what: &str, mut f: impl FnMut() -> bool) -> Result<(), String> {
+    let end = Instant::now() + within;
+    while !f() {
+        if Instant::now() > end {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// evpnd's memory and CPU from /proc.
+struct Stats {
+    rss_kb: u64,
+    hwm_kb: u64,
+    /// Clock ticks per thread name (utime + stime).
+    threads: Vec<(String, u64)>,
+}
+
+impl Stats {
+    fn read(pid: u32) -> Result<Self, String> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let mut threads: Vec<(String, u64)> = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| e.to_string())?;
+        for t in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+                continue;
+            };
+            // "tid (comm) state ..." — comm may hold spaces; fields after the ')'.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let name = stat[open + 1..close].to_string();
+            let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            // Fields 14 and 15 (utime, stime) are the 12th and 13th after the comm.
+            let ticks: u64 = [11, 12]
+                .iter()
+                .filter_map(|&i| f.get(i).and_then(|x| x.parse::<u64>().ok()))
+                .sum();
+            match threads.iter_mut().find(|(n, _)| *n == name) {
+                Some(e) => e.1 += ticks,
+                None => threads.push((name, ticks)),
+            }
+        }
+        Ok(Self {
+            rss_kb: kb("VmRSS:"),
+            hwm_kb: kb("VmHWM:"),
+            threads,
+        })
+    }
+
+    fn ticks(&self, name: &str) -> u64 {
+        self.threads
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, t)| *t)
+    }
+}
+
+fn report(before: &Stats, after: &Stats, routes: u32) {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let grow = after.rss_kb.saturating_sub(before.rss_kb) * 1024;
+    println!(
+        "RSS {} -> {} KiB (+{:.1} MiB), {:.1} bytes/route; VmHWM {} KiB",
+        before.rss_kb,
+        after.rss_kb,
+        grow as f64 / 1048576.0,
+        grow as f64 / f64::from(routes.max(1)),
+        after.hwm_kb
+    );
+    let mut total = 0u64;
+    let mut parts = Vec::new();
+    for (name, t) in &after.threads {
+        let d = t.saturating_sub(before.ticks(name));
+        total += d;
+        if d > 0 {
+            parts.push(format!("{name} {:.2}", d as f64 / hz));
+        }
+    }
+    println!("CPU {:.2} s ({})", total as f64 / hz, parts.join(", "));
+}
