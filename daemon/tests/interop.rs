@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::gobgp::Gobgpd;
 use common::*;
 
 fn ip(last: u8) -> Ipv4Addr {
@@ -28,38 +29,9 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
     require("gobgp");
     let dir = scratch("gobgp");
     let (g, e) = (ip(51), ip(52));
-    let (pg, pe, api) = (free_port(g), free_port(e), free_port(Ipv4Addr::LOCALHOST));
-    let conf = dir.join("gobgpd.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"[global.config]
-  as = 65002
-  router-id = "10.0.0.51"
-  port = {pg}
-  local-address-list = ["{g}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{e}"
-    peer-as = 65000
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l2vpn-evpn"
-"#
-        ),
-    )
-    .unwrap();
-    let _gobgpd = spawn_gobgpd(
-        &conf,
-        api,
-        dir.join("gobgpd-state"),
-        SocketAddr::from((g, pg)),
-    );
+    let pe = free_port(e);
+    let gob = Gobgpd::start(&dir, "gobgpd", g, 65002, e);
+    let pg = gob.port;
     // e2: an iBGP neighbour of e, to see routes pass through evpnd's RIB.
     let e2 = ip(53);
     let pe2 = free_port(e2);
@@ -92,15 +64,7 @@ fn evpnd_with_gobgpd_receives_evpn_routes() {
     );
     ev.wait_established("127.0.0.51", Duration::from_secs(20));
     ev.wait_established("127.0.0.53", Duration::from_secs(20));
-    let gobgp = |args: &[&str]| {
-        let out = Command::new("gobgp")
-            .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
-            .args(args)
-            .output()
-            .expect("gobgp CLI");
-        assert!(out.status.success(), "gobgp {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let gobgp = |args: &[&str]| gob.cli(args);
     let n = gobgp(&["neighbor", &e.to_string(), "-j"]);
     assert!(
         n.contains("\"session_state\":6"),
