@@ -306,29 +306,8 @@ fn host_moves_and_back(lab: &Lab) {
 
     // h1a goes silent on leaf1 (no address, no IPv6; leaf1's bridge entry stays until
     // aging, so its route stays too); a veth on leaf2's br100 with h1a's MAC and IP speaks.
-    lab.exec("h1a", &["ip", "addr", "flush", "dev", "eth1"]);
-    lab.exec(
-        "h1a",
-        &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1"],
-    );
-    lab.exec(
-        "leaf2",
-        &[
-            "sh",
-            "-c",
-            "ip link add mvh1 type veth peer name mvh1p && \
-             ip link set mvh1 master br100 up && ip link set mvh1p address 00:00:5e:00:53:11 && \
-             sysctl -qw net.ipv6.conf.mvh1p.disable_ipv6=1 && ip link set mvh1p up && \
-             ip addr add 10.10.0.11/24 dev mvh1p",
-        ],
-    );
     let t = Instant::now();
-    let _ = lab_exec(
-        &lab.name,
-        &lab.file,
-        "leaf2",
-        &["ping", "-c", "1", "-W", "1", "-I", "mvh1p", "10.10.0.13"],
-    );
+    lab.move_h1a_to("leaf2", "10.10.0.13");
     let s2 = wait_moved(lab, H1A_MAC, "leaf2", before);
     eprintln!(
         "h1a leaf1 -> leaf2: sequence {before} -> {s2}, converged in {:?}",
@@ -346,22 +325,8 @@ fn host_moves_and_back(lab: &Lab) {
     );
 
     // Back: the veth goes silent (its bridge entry stays), h1a speaks again on leaf1.
-    lab.exec("leaf2", &["ip", "addr", "flush", "dev", "mvh1p"]);
-    lab.exec(
-        "h1a",
-        &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=0"],
-    );
-    lab.exec(
-        "h1a",
-        &["ip", "addr", "add", "10.10.0.11/24", "dev", "eth1"],
-    );
     let t = Instant::now();
-    let _ = lab_exec(
-        &lab.name,
-        &lab.file,
-        "h1a",
-        &["ping", "-c", "1", "-W", "1", "10.10.0.13"],
-    );
+    lab.move_h1a_back("leaf2", "10.10.0.13");
     let s1 = wait_moved(lab, H1A_MAC, "leaf1", s2);
     eprintln!(
         "h1a leaf2 -> leaf1: sequence {s2} -> {s1}, converged in {:?}",

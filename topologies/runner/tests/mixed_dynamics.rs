@@ -48,29 +48,8 @@ fn mixed_host_moves_between_frr_and_evpnd_leaves() {
     // Move to leaf3 (evpnd): h1a goes silent on leaf1 (no address, no IPv6; leaf1's bridge
     // entry stays until aging, so its route stays too), a veth on leaf3's br100 with h1a's
     // MAC and IP speaks. leaf3 must learn it while leaf1's route exists: sequence + 1.
-    lab.exec("h1a", &["ip", "addr", "flush", "dev", "eth1"]);
-    lab.exec(
-        "h1a",
-        &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1"],
-    );
-    lab.exec(
-        "leaf3",
-        &[
-            "sh",
-            "-c",
-            "ip link add mvh1 type veth peer name mvh1p && \
-             ip link set mvh1 master br100 up && ip link set mvh1p address 00:00:5e:00:53:11 && \
-             sysctl -qw net.ipv6.conf.mvh1p.disable_ipv6=1 && ip link set mvh1p up && \
-             ip addr add 10.10.0.11/24 dev mvh1p",
-        ],
-    );
     let t = Instant::now();
-    let _ = lab_exec(
-        &lab.name,
-        &lab.file,
-        "leaf3",
-        &["ping", "-c", "1", "-W", "1", "-I", "mvh1p", "10.10.0.12"],
-    );
+    lab.move_h1a_to("leaf3", "10.10.0.12");
     let moved = wait_for(Duration::from_secs(15), || {
         lab.has_remote("leaf2", H1A_MAC, "10.0.0.3") && lab.has_remote("leaf1", H1A_MAC, "10.0.0.3")
     });
@@ -104,22 +83,8 @@ fn mixed_host_moves_between_frr_and_evpnd_leaves() {
 
     // Back to leaf1 (FRR): the veth on leaf3 goes silent, h1a speaks again. leaf1 learns it
     // while leaf3's route exists: sequence + 1 again; evpnd must give up its local entry.
-    lab.exec("leaf3", &["ip", "addr", "flush", "dev", "mvh1p"]);
-    lab.exec(
-        "h1a",
-        &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=0"],
-    );
-    lab.exec(
-        "h1a",
-        &["ip", "addr", "add", "10.10.0.11/24", "dev", "eth1"],
-    );
     let t = Instant::now();
-    let _ = lab_exec(
-        &lab.name,
-        &lab.file,
-        "h1a",
-        &["ping", "-c", "1", "-W", "1", "10.10.0.12"],
-    );
+    lab.move_h1a_back("leaf3", "10.10.0.12");
     let back = wait_for(Duration::from_secs(15), || {
         lab.has_remote("leaf2", H1A_MAC, "10.0.0.1") && lab.has_remote("leaf3", H1A_MAC, "10.0.0.1")
     });

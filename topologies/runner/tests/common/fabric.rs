@@ -205,6 +205,55 @@ impl Lab {
     pub fn has_remote(&self, leaf: &str, mac: &str, vtep: &str) -> bool {
         self.fdb100(leaf).iter().any(|(m, d)| m == mac && d == vtep)
     }
+
+    /// Moves h1a (VNI 100) to `leaf`: h1a goes silent on leaf1 (no address, no IPv6; its
+    /// bridge entry there stays until aging, so leaf1's route stays too) and a veth on
+    /// `leaf`'s br100 with h1a's MAC and IP speaks (pings `to`), so `leaf` learns the MAC
+    /// while leaf1's route still exists: a move, not a new MAC.
+    pub fn move_h1a_to(&self, leaf: &str, to: &str) {
+        self.exec("h1a", &["ip", "addr", "flush", "dev", "eth1"]);
+        self.exec(
+            "h1a",
+            &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1"],
+        );
+        self.exec(
+            leaf,
+            &[
+                "sh",
+                "-c",
+                "ip link add mvh1 type veth peer name mvh1p && \
+                 ip link set mvh1 master br100 up && ip link set mvh1p address 00:00:5e:00:53:11 && \
+                 sysctl -qw net.ipv6.conf.mvh1p.disable_ipv6=1 && ip link set mvh1p up && \
+                 ip addr add 10.10.0.11/24 dev mvh1p",
+            ],
+        );
+        let _ = lab_exec(
+            &self.name,
+            &self.file,
+            leaf,
+            &["ping", "-c", "1", "-W", "1", "-I", "mvh1p", to],
+        );
+    }
+
+    /// Moves h1a back from `leaf` (after [`Lab::move_h1a_to`]): the stand-in goes silent
+    /// (its bridge entry stays), h1a speaks again on leaf1 (pings `to`).
+    pub fn move_h1a_back(&self, leaf: &str, to: &str) {
+        self.exec(leaf, &["ip", "addr", "flush", "dev", "mvh1p"]);
+        self.exec(
+            "h1a",
+            &["sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=0"],
+        );
+        self.exec(
+            "h1a",
+            &["ip", "addr", "add", "10.10.0.11/24", "dev", "eth1"],
+        );
+        let _ = lab_exec(
+            &self.name,
+            &self.file,
+            "h1a",
+            &["ping", "-c", "1", "-W", "1", to],
+        );
+    }
 }
 
 /// Polls fast; the time it took, or None after `timeout`.
