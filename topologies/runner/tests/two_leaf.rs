@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::fabric::binaries;
 use common::*;
 use serde_json::Value;
 
@@ -27,21 +28,6 @@ const ZERO: &str = "00:00:00:00:00:00";
 
 fn lab_file() -> PathBuf {
     topologies_dir().join("2-leaf").join("2-leaf.clab.yml")
-}
-
-/// evpnd and evpnctl from `$EVPND_BIN`, else next to the evpnlab binary.
-fn binaries() -> (PathBuf, PathBuf) {
-    let evpnd = std::env::var_os("EVPND_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(BIN).with_file_name("evpnd"));
-    let evpnctl = evpnd.with_file_name("evpnctl");
-    assert!(
-        evpnd.is_file() && evpnctl.is_file(),
-        "need {} and {}: run `cargo build -p evpnd` (or set EVPND_BIN)",
-        evpnd.display(),
-        evpnctl.display()
-    );
-    (evpnd, evpnctl)
 }
 
 fn exec(name: &str, node: &str, cmd: &[&str]) -> String {
