@@ -113,6 +113,9 @@ pub(crate) fn publish<K: RouteKey>(
     changes: Vec<TableChange<K>>,
 ) -> Vec<Change<K>> {
     mark_dirty(core, fam, &changes);
+    if !core.collect_changes {
+        return Vec::new();
+    }
     changes
         .into_iter()
         .map(|c| Change {

@@ -1,6 +1,7 @@
 //! Which Adj-RIB-Outs a Loc-RIB change marks dirty: none that can never be sent the route
 //! by role (its source, a non-client's route to another non-client), and what a best-path
-//! switch between such peers must still send each of them.
+//! switch between such peers must still send each of them; and with the changes not
+//! collected (a spine), the same without the change lists.
 
 use super::*;
 
@@ -199,4 +200,32 @@ fn a_peer_without_the_family_is_not_marked() {
         .unwrap();
     assert_eq!(r.pending(v4, F), 0);
     assert!(drain_all(&mut r, v4).is_empty());
+}
+
+/// With the changes not collected (a spine), the lists come back empty but the
+/// Adj-RIB-Outs, the Loc-RIB and max-prefix work as before.
+#[test]
+fn changes_not_collected_still_mark_and_count() {
+    let mut r = rib();
+    r.set_collect_changes(false);
+    let mut cfg = client(1);
+    cfg.max_prefix = Some(2);
+    let a = up(&mut r, cfg);
+    let b = up(&mut r, client(2));
+    let ch = r
+        .apply_update(a, &reach(&attrs(&[]), vtep(1), routes(3)))
+        .unwrap();
+    assert!(ch.is_empty());
+    assert_eq!(ch.max_prefix_exceeded, vec![F]);
+    assert_eq!(r.table::<EvpnRouteKey>().len(), 3);
+    assert_eq!(sent(&mut r, b).1.len(), 3);
+    assert!(r.peer_down(a).unwrap().is_empty());
+    assert_eq!(sent(&mut r, b).0.len(), 3, "withdrawn from b");
+    // Back on: changes are handed out again.
+    r.set_collect_changes(true);
+    let ch = r
+        .apply_update(b, &reach(&attrs(&[]), vtep(2), routes(1)))
+        .unwrap();
+    assert_eq!(ch.evpn.len(), 1);
+    assert_eq!(ch.evpn[0].kind, ChangeKind::New);
 }
