@@ -10,8 +10,11 @@
 //!                           ▼
 //!                 table.rs: key -> [best path, other paths]   (best.rs orders them)
 //!                           │ best changed
-//!                           ├──► Changes (loc.rs)  ──► EVPN import
-//!                           └──► dirty keys of every Adj-RIB-Out that is up
+//!                           ├──► Changes (loc.rs)  ──► EVPN import (unless
+//!                           │                            set_collect_changes(false))
+//!                           └──► dirty keys of every Adj-RIB-Out that is up and
+//!                                may be sent it (not its source, not non-client
+//!                                to non-client)
 //!                                              │
 //!  Rib::drain(q, family, n) ◄──────────────────┘ adj_out.rs: export rules, diff against
 //!       └─► packed UPDATEs (withdrawals first)              what q was sent, pack
