@@ -3,7 +3,7 @@
 //! The Loc-RIB itself is the best path of each table entry (see `table.rs`); this module
 //! turns the table's best-path changes into self-contained values (key, full NLRI, shared
 //! attribute set) and marks them dirty in every Adj-RIB-Out that is up and may be sent
-//! them (see [`publish`]).
+//! them (see `publish`).
 
 use std::sync::Arc;
 
