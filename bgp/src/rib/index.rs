@@ -85,11 +85,11 @@ impl Index {
     pub(crate) fn reserve(&mut self, more: usize) {
         let need = self.len.saturating_add(more).saturating_mul(2);
         if need > self.b.len() {
-            let mut n = self.b.len().max(16);
-            while n < need {
-                n *= 2;
+            // Sizes are powers of two; no size for an absurd `more` leaves it to
+            // `find_or_insert`'s own growth.
+            if let Some(n) = need.max(16).checked_next_power_of_two() {
+                self.resize(n);
             }
-            self.resize(n);
         }
     }
 
