@@ -89,6 +89,15 @@ fn bench(c: &mut Criterion) {
             rib
         })
     });
+    // A spine: no consumer of the Loc-RIB changes (`Rib::set_collect_changes(false)`).
+    g.bench_function("decode_insert_no_changes", |b| {
+        b.iter(|| {
+            let (mut rib, peer) = fixture::rib();
+            rib.set_collect_changes(false);
+            black_box(fixture::load(&mut rib, peer, black_box(&msgs)));
+            rib
+        })
+    });
     g.finish();
 }
 

@@ -84,13 +84,17 @@ impl Core {
         let g = &config.file.global;
         let mut rib_config = bgp::rib::RibConfig::new(g.asn, g.router_id);
         rib_config.cluster_id = g.cluster_id;
+        let mut rib = SpeakerRib::new(rib_config);
+        // Loc-RIB changes feed only the EVPN service (changing `fib.enabled` takes a
+        // restart, see `reload`).
+        rib.set_collect_changes(evpn.is_some());
         Self {
             path,
             config,
             host: settings::hostname(),
             listeners,
             peers: BTreeMap::new(),
-            rib: SpeakerRib::new(rib_config),
+            rib,
             events_tx,
             next_instance: 0,
             evpn,

@@ -90,6 +90,13 @@ impl SpeakerRib {
         }
     }
 
+    /// Whether the Loc-RIB changes are handed out (on by default). Off for a speaker
+    /// without an EVPN service (a spine): nobody consumes them, and building one route
+    /// value per change is a cost at a million routes (`Rib::set_collect_changes`).
+    pub fn set_collect_changes(&mut self, on: bool) {
+        self.rib.set_collect_changes(on);
+    }
+
     /// The session came up; `local` is our end of its TCP connection. Registers the peer
     /// and its families; returns the Loc-RIB changes of stale routes removed because the
     /// peer's new OPEN did not preserve their forwarding state (RFC 4724 section 4.2).
@@ -138,9 +145,12 @@ impl SpeakerRib {
             .collect();
         let gone = unpreserved(&kept, n.graceful_restart.as_ref());
         for f in &gone {
+            // Counted in the peer's Adj-RIB-In: the changes may not be collected.
+            let before = self.rib.prefix_count(id, *f);
             if let Ok(ch) = self.rib.sweep_stale(id, *f) {
-                if !ch.is_empty() {
-                    info!(peer = %addr, family = %f, routes = ch.len(),
+                let swept = before.saturating_sub(self.rib.prefix_count(id, *f));
+                if swept > 0 {
+                    info!(peer = %addr, family = %f, routes = swept,
                         "forwarding state not preserved: stale routes removed");
                 }
                 merge(&mut out, ch);
@@ -239,8 +249,10 @@ impl SpeakerRib {
                 continue;
             };
             for f in families {
+                let before = self.rib.prefix_count(id, f);
                 if let Ok(ch) = self.rib.sweep_stale(id, f) {
-                    info!(peer = %addr, family = %f, routes = ch.len(), "restart (or stale-path) time over: stale routes removed");
+                    let swept = before.saturating_sub(self.rib.prefix_count(id, f));
+                    info!(peer = %addr, family = %f, routes = swept, "restart (or stale-path) time over: stale routes removed");
                     merge(&mut out, ch);
                 }
             }

@@ -129,9 +129,19 @@ pub(crate) fn insert<K: RouteKey>(
     core.attrs.retain_n(id, list.len() as u32 - 1);
     let rank = core.ranker();
     out.reserve(list.len());
-    for n in list {
-        let (k, label, extra) = K::split(n);
+    // Keys and hashes first (each hashed once), so the table can fetch all their index
+    // buckets at once before the inserts (`Table::prepare`).
+    let routes: Vec<(K, u32, K::Extra, u32)> = list
+        .iter()
+        .map(|n| {
+            let (k, label, extra) = K::split(n);
+            let h = fam.table.hash(&k);
+            (k, label, extra, h)
+        })
+        .collect();
+    fam.table.prepare(routes.iter().map(|r| r.3));
+    for (k, label, extra, h) in routes {
         let p = fam.table.make_path(id, peer, label, &extra, core.clock);
-        out.extend(fam.table.upsert(k, p, &rank));
+        out.extend(fam.table.upsert_hashed(k, h, p, &rank));
     }
 }

@@ -10,8 +10,11 @@
 //!                           ▼
 //!                 table.rs: key -> [best path, other paths]   (best.rs orders them)
 //!                           │ best changed
-//!                           ├──► Changes (loc.rs)  ──► EVPN import
-//!                           └──► dirty keys of every Adj-RIB-Out that is up
+//!                           ├──► Changes (loc.rs)  ──► EVPN import (unless
+//!                           │                            set_collect_changes(false))
+//!                           └──► dirty keys of every Adj-RIB-Out that is up and
+//!                                may be sent it (not its source, not non-client
+//!                                to non-client)
 //!                                              │
 //!  Rib::drain(q, family, n) ◄──────────────────┘ adj_out.rs: export rules, diff against
 //!       └─► packed UPDATEs (withdrawals first)              what q was sent, pack
@@ -84,6 +87,8 @@ pub struct Core {
     pub(crate) clock: u32,
     /// The same clock in milliseconds (minimum advertisement intervals).
     pub(crate) now_ms: u64,
+    /// Hand Loc-RIB changes out as [`Change`]s (see [`Rib::set_collect_changes`]).
+    pub(crate) collect_changes: bool,
 }
 
 impl Core {
@@ -176,6 +181,7 @@ impl Rib {
                 attrs: Interner::default(),
                 clock: 0,
                 now_ms: 0,
+                collect_changes: true,
             },
             evpn: FamilyRib::default(),
             ipv4: FamilyRib::default(),
@@ -184,6 +190,15 @@ impl Rib {
 
     pub fn config(&self) -> &RibConfig {
         &self.core.cfg
+    }
+
+    /// Whether operations return the Loc-RIB changes they made ([`Changes`], on by
+    /// default). A speaker with no consumer for them (a spine or route reflector without
+    /// an EVPN service) turns this off: the Adj-RIB-Outs are still marked and drained,
+    /// max-prefix is still reported, but no [`Route`] (NLRI + attribute set) is built
+    /// per change, and the change lists come back empty.
+    pub fn set_collect_changes(&mut self, on: bool) {
+        self.core.collect_changes = on;
     }
 
     /// Sets the clock (seconds, any epoch) stamped on paths received from now on, so that

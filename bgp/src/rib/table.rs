@@ -204,7 +204,8 @@ impl<K: RouteKey> Table<K> {
         self.released.drain(..)
     }
 
-    fn hash(&self, key: &K) -> u32 {
+    /// The index hash of `key`, for [`Table::prepare`] and [`Table::upsert_hashed`].
+    pub(crate) fn hash(&self, key: &K) -> u32 {
         let h = self.hasher.hash_one(key);
         (h ^ h >> 32) as u32
     }
@@ -336,8 +337,29 @@ impl<K: RouteKey> Table<K> {
         path: Path,
         rank: &impl Fn(&Path, &Path) -> Ordering,
     ) -> Option<TableChange<K>> {
+        let h = self.hash(&key);
+        self.upsert_hashed(key, h, path, rank)
+    }
+
+    /// Before a run of upserts of keys with `hashes` (one UPDATE's routes): grows the
+    /// index once for all of them and loads their buckets into the cache together (see
+    /// `Index::warm`); most of a big load's insert time is waiting for those misses.
+    pub(crate) fn prepare(&mut self, hashes: impl ExactSizeIterator<Item = u32>) {
+        self.index.reserve(hashes.len());
+        self.index.warm(hashes);
+    }
+
+    /// [`Table::upsert`] with `h` = `self.hash(&key)` computed by the caller.
+    #[inline]
+    pub(crate) fn upsert_hashed(
+        &mut self,
+        key: K,
+        h: u32,
+        path: Path,
+        rank: &impl Fn(&Path, &Path) -> Ordering,
+    ) -> Option<TableChange<K>> {
         // The key stays with the caller: a small return value, not a 37-byte key copy.
-        let (old, new) = self.upsert_inner(key, path, rank)?;
+        let (old, new) = self.upsert_inner(key, h, path, rank)?;
         Some(TableChange {
             key,
             old,
@@ -348,10 +370,10 @@ impl<K: RouteKey> Table<K> {
     fn upsert_inner(
         &mut self,
         key: K,
+        h: u32,
         path: Path,
         rank: &impl Fn(&Path, &Path) -> Ordering,
     ) -> Option<(Option<Path>, Path)> {
-        let h = self.hash(&key);
         // One probe for both the lookup and the insert.
         let entries = &mut self.entries;
         let found = self

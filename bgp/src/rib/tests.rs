@@ -844,4 +844,5 @@ fn deferred_tail_keys_that_change_again_are_sent_once_and_last_version_wins() {
     }
 }
 
+mod dirty;
 mod mrai;
