@@ -31,6 +31,7 @@ mod speaker;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,36 +76,47 @@ fn holds(rx: &Mutex<Received>, n: usize, med: u32) -> bool {
     r.present.len() == n && r.with_med(Some(med)) == n
 }
 
-#[test]
-fn slow_peer_stalls_nobody_and_gets_the_final_state() {
-    let dir = scratch("slowpeer");
-    let (e_ip, i_ip, f_ip, s_ip) = (ip(171), ip(172), ip(173), ip(174));
-    let port = free_port(e_ip);
-    let listen = SocketAddr::new(IpAddr::V4(e_ip), port);
+/// E (evpnd, AS 65000, passive) on `e_ip`: iBGP to the injector on `i_ip` and to the
+/// route-reflector clients on `clients`. Returns E and its listen address.
+fn start_e(
+    dir: &Path,
+    e_ip: Ipv4Addr,
+    i_ip: Ipv4Addr,
+    clients: &[Ipv4Addr],
+) -> (Evpnd, SocketAddr) {
+    let listen = SocketAddr::new(IpAddr::V4(e_ip), free_port(e_ip));
     // E never connects out (passive); the speakers connect to it.
     let unused = free_port(i_ip);
-    let peers = [
-        PeerLine::new(i_ip, unused).with("passive = true"),
-        PeerLine::new(f_ip, unused).with("passive = true\nroute_reflector_client = true"),
-        PeerLine::new(s_ip, unused).with("passive = true\nroute_reflector_client = true"),
-    ];
+    let mut peers = vec![PeerLine::new(i_ip, unused).with("passive = true")];
+    for c in clients {
+        peers.push(PeerLine::new(*c, unused).with("passive = true\nroute_reflector_client = true"));
+    }
     let socket = dir.join("e").join("evpnd.sock");
-    let e = Evpnd::start(
-        &dir,
-        "e",
-        &config(ASN, "10.255.0.171", listen, &socket, &peers, ""),
-    );
-    let pid = e.proc.child.id();
-    let e_log = || e.log_text();
+    let router_id = format!("10.255.0.{}", e_ip.octets()[3]);
+    let text = config(ASN, &router_id, listen, &socket, &peers, "");
+    (Evpnd::start(dir, "e", &text), listen)
+}
 
-    let set = Type2Set {
-        routes: ROUTES,
+fn type2(routes: u32) -> Type2Set {
+    Type2Set {
+        routes,
         vnis: 100,
         vni_base: 10_000,
         vteps: 100,
         mac_only: false,
         asn: ASN,
-    };
+    }
+}
+
+#[test]
+fn slow_peer_stalls_nobody_and_gets_the_final_state() {
+    let dir = scratch("slowpeer");
+    let (e_ip, i_ip, f_ip, s_ip) = (ip(171), ip(172), ip(173), ip(174));
+    let (e, listen) = start_e(&dir, e_ip, i_ip, &[f_ip, s_ip]);
+    let pid = e.proc.child.id();
+    let e_log = || e.log_text();
+
+    let set = type2(ROUTES);
     let all = |_| true;
     let (round1, _) = set.announce(Some(1), all).expect("encode");
     let (round2, _) = set.announce(Some(2), all).expect("encode");
@@ -278,4 +290,50 @@ fn slow_peer_stalls_nobody_and_gets_the_final_state() {
         e_log()
     );
     drop((slow, fast, inj));
+}
+
+/// A peer that sends KEEPALIVEs but never reads is dropped once its write queue has not
+/// moved for the send hold time (its hold time, at least 30 s): it would not get our
+/// KEEPALIVEs either (RFC 4271 4.4), and its backlog is then freed. Up to then it
+/// stays Established (the other test); the others are unaffected.
+#[test]
+fn peer_that_never_reads_is_dropped_after_the_send_hold_time() {
+    let dir = scratch("neverreads");
+    let (e_ip, i_ip, s_ip) = (ip(175), ip(176), ip(177));
+    let (e, listen) = start_e(&dir, e_ip, i_ip, &[s_ip]);
+    let ka = Duration::from_secs(u64::from(HOLD) / 3);
+    let mut slow = Speaker::connect(s_ip, listen, ASN, HOLD, Some(4096)).expect("S");
+    slow.keep_alive(ka).expect("keepalives");
+    let mut inj = Speaker::connect(i_ip, listen, ASN, HOLD, None).expect("I");
+    inj.keep_alive(ka).expect("keepalives");
+    inj.spawn_reader(Arc::new(Mutex::new(Received::default())))
+        .expect("I reader");
+    for p in [i_ip, s_ip] {
+        e.wait_established(&p.to_string(), Duration::from_secs(20));
+    }
+    // Far more than the write queue, one batch and 128 KiB unsent hold.
+    let (wire, _) = type2(20_000).announce(None, |_| true).expect("encode");
+    let t = Instant::now();
+    inj.send(&wire).expect("send");
+    let s_addr = s_ip.to_string();
+    let gone = wait_for("E drops S", Duration::from_secs(90), || {
+        e.state_of(&s_addr).as_deref() != Some("Established")
+    });
+    assert!(
+        gone >= Duration::from_secs(30),
+        "S dropped after {gone:?}, before the send hold time (30 s)\n{}",
+        e.log_text()
+    );
+    assert!(
+        e.log_text().contains("peer does not read"),
+        "{}",
+        e.log_text()
+    );
+    assert_eq!(
+        e.state_of(&i_ip.to_string()).as_deref(),
+        Some("Established"),
+        "the injector must be unaffected"
+    );
+    eprintln!("S dropped {:.1?} after the routes were sent", t.elapsed());
+    drop((slow, inj));
 }
