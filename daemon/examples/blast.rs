@@ -13,7 +13,7 @@
 //! VXLAN device per VNI; `scripts/bench-daemon.sh` sets that up). A leaf programs the
 //! kernel too; `--wait-kernel` also waits for the fib to report every FDB entry.
 //!
-//! Routes: route i is in VNI `vni_base + i % vnis`, from VTEP `10.200.x.y` number
+//! Routes (`tests/common/speaker.rs`): route i is in VNI `vni_base + i % vnis`, from VTEP `10.200.x.y` number
 //! `(i / vnis) % vteps`, RD `VTEP:VNI`, RT `65000:VNI`: one attribute set per (VNI, VTEP),
 //! packed into 4096-octet UPDATEs like a fabric's route reflector sends them.
 //!
@@ -24,23 +24,21 @@
 //!
 //! Only loopback addresses are accepted for the session.
 
+// The raw speaker and route sets are shared with the daemon's tests.
+#[path = "../tests/common/speaker.rs"]
+mod speaker;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Proc, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bgp::packet::capability::Capability;
-use bgp::packet::evpn::{Esi, EvpnNlri, Label, MacIpAdvertisement};
-use bgp::packet::extcomm::{ExtendedCommunity, RouteTarget};
-use bgp::packet::types::{MacAddress, RouteDistinguisher};
-use bgp::packet::{frame, pack_evpn_updates, AfiSafi, DecodeOptions, Message, Open, Update};
-use bgp::rib::PathAttrs;
-use bytes::BytesMut;
+use bgp::packet::AfiSafi;
 use clap::{Parser, ValueEnum};
 use evpnd::control::{Command, PeerSummary};
+use speaker::{Received, Speaker, Type2Set};
 
 const ASN: u32 = 65000;
 
@@ -112,6 +110,31 @@ impl Drop for Daemon {
     }
 }
 
+/// Every UPDATE, then End-of-RIB, back to back in one buffer.
+fn encode(a: &Args) -> Result<(Vec<u8>, usize), String> {
+    let set = Type2Set {
+        routes: a.routes,
+        vnis: a.vnis,
+        vni_base: a.vni_base,
+        vteps: a.vteps,
+        mac_only: a.mac_only,
+        asn: ASN,
+    };
+    let (mut wire, n) = set.announce(None, |_| true)?;
+    wire.extend_from_slice(&speaker::end_of_rib()?);
+    Ok((wire, n))
+}
+
+/// Connects from our loopback address and exchanges OPEN and KEEPALIVE; a thread then
+/// reads whatever evpnd sends, so its writer never stalls, and KEEPALIVEs go every 20 s.
+fn connect(a: &Args) -> Result<Speaker, String> {
+    let to = SocketAddr::new(IpAddr::V4(a.evpnd_addr), a.port);
+    let mut s = Speaker::connect(a.peer_addr, to, ASN, 180, None)?;
+    s.spawn_reader(Arc::new(Mutex::new(Received::default())))?;
+    s.keep_alive(Duration::from_secs(20))?;
+    Ok(s)
+}
+
 fn run(a: &Args) -> Result<(), String> {
     for ip in [a.evpnd_addr, a.peer_addr] {
         if !ip.is_loopback() {
@@ -172,14 +195,13 @@ fn run(a: &Args) -> Result<(), String> {
     };
     let before = Stats::read(pid)?;
 
-    let writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let stream = Arc::new(stream);
     let done_writing = Arc::new(Mutex::new(None::<Duration>));
-    let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
     let send = {
         let done = done_writing.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || blast(writer, wire, t0, &done, &stop))
+        let s = stream.clone();
+        std::thread::spawn(move || blast(&s, wire, t0, &done))
     };
     let got = wait_count(&socket, peer, a.routes, Duration::from_secs(a.timeout));
     let elapsed = t0.elapsed();
@@ -229,9 +251,8 @@ fn run(a: &Args) -> Result<(), String> {
             report(&before, &steady, a.routes);
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    drop(stream);
     let _ = send.join();
+    drop(stream);
     drop(d);
     Ok(())
 }
@@ -255,167 +276,13 @@ fn config_text(a: &Args, socket: &Path, metrics: SocketAddr) -> String {
     )
 }
 
-/// The VTEP address of VTEP number `t` (10.200.0.1 ...).
-fn vtep(t: u32) -> Ipv4Addr {
-    let n = t + 1;
-    Ipv4Addr::new(10, 200, (n >> 8) as u8, n as u8)
-}
-
-/// Every UPDATE, then End-of-RIB, back to back in one buffer.
-fn encode(a: &Args) -> Result<(Vec<u8>, usize), String> {
-    let opts = DecodeOptions::default();
-    let groups = (a.vnis * a.vteps) as usize;
-    let mut per: Vec<Vec<EvpnNlri>> = vec![Vec::new(); groups];
-    for i in 0..a.routes {
-        let (v, t) = (i % a.vnis, (i / a.vnis) % a.vteps);
-        let vni = a.vni_base + v;
-        let [_, x, y, z] = i.to_be_bytes();
-        per[(v * a.vteps + t) as usize].push(EvpnNlri::MacIp(MacIpAdvertisement {
-            rd: RouteDistinguisher::Ipv4 {
-                addr: vtep(t),
-                number: vni as u16,
-            },
-            esi: Esi::ZERO,
-            ethernet_tag: 0,
-            mac_len: 48,
-            mac: MacAddress([0x02, 0, 0, x, y, z]),
-            ip: (!a.mac_only).then(|| IpAddr::V4(Ipv4Addr::new(10, x, y, z))),
-            label1: Label::from_vni(vni),
-            label2: None,
-        }));
-    }
-    let mut wire = Vec::new();
-    let mut n = 0;
-    for (g, routes) in per.iter().enumerate() {
-        if routes.is_empty() {
-            continue;
-        }
-        let (v, t) = (g as u32 / a.vteps, g as u32 % a.vteps);
-        let attrs = PathAttrs {
-            local_pref: Some(100),
-            ext_communities: vec![
-                ExtendedCommunity::route_target(RouteTarget::As2 {
-                    asn: ASN as u16,
-                    value: a.vni_base + v,
-                }),
-                ExtendedCommunity::vxlan_encapsulation(),
-            ],
-            ..Default::default()
-        };
-        let nh = IpAddr::V4(vtep(t));
-        for m in pack_evpn_updates(&attrs.to_attributes(), nh, routes, &opts)
-            .map_err(|e| e.to_string())?
-        {
-            wire.extend_from_slice(&m);
-            n += 1;
-        }
-    }
-    let eor = Message::Update(Update::end_of_rib(AfiSafi::L2VPN_EVPN))
-        .to_bytes(&opts)
-        .map_err(|e| e.to_string())?;
-    wire.extend_from_slice(&eor);
-    Ok((wire, n))
-}
-
-/// Connects from our loopback address, exchanges OPEN and KEEPALIVE; a thread then
-/// reads (and drops) whatever evpnd sends, so its writer never stalls.
-fn connect(a: &Args) -> Result<TcpStream, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let to = SocketAddr::new(IpAddr::V4(a.evpnd_addr), a.port);
-    let from = SocketAddr::new(IpAddr::V4(a.peer_addr), 0);
-    let s = rt.block_on(async {
-        let sock = tokio::net::TcpSocket::new_v4()?;
-        sock.bind(from)?;
-        sock.connect(to).await
-    });
-    let s = s
-        .and_then(|s| s.into_std())
-        .map_err(|e| format!("connect {to}: {e}"))?;
-    s.set_nonblocking(false).map_err(|e| e.to_string())?;
-    s.set_nodelay(true).map_err(|e| e.to_string())?;
-    let opts = DecodeOptions::default();
-    let open = Open::new(
-        ASN,
-        180,
-        Ipv4Addr::new(10, 255, 0, 2),
-        vec![
-            Capability::Multiprotocol(AfiSafi::L2VPN_EVPN),
-            Capability::RouteRefresh,
-            Capability::FourOctetAs(ASN),
-        ],
-    );
-    let mut w = &s;
-    for m in [Message::Open(open), Message::Keepalive] {
-        let b = m.to_bytes(&opts).map_err(|e| e.to_string())?;
-        w.write_all(&b).map_err(|e| e.to_string())?;
-    }
-    // Wait for evpnd's OPEN and KEEPALIVE.
-    let mut buf = BytesMut::with_capacity(8192);
-    let mut seen = (false, false);
-    let mut r = &s;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    while !(seen.0 && seen.1) {
-        let mut chunk = [0u8; 4096];
-        let n = r.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err("evpnd closed the connection during OPEN".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        while let Some(m) = frame(&mut buf, 4096).map_err(|e| e.to_string())? {
-            match Message::decode(&m, &opts) {
-                Ok(Message::Open(_)) => seen.0 = true,
-                Ok(Message::Keepalive) => seen.1 = true,
-                Ok(Message::Notification(n)) => return Err(format!("NOTIFICATION {n:?}")),
-                _ => {}
-            }
-        }
-    }
-    s.set_read_timeout(None).map_err(|e| e.to_string())?;
-    let reader = s.try_clone().map_err(|e| e.to_string())?;
-    std::thread::spawn(move || {
-        let mut r = reader;
-        let mut chunk = vec![0u8; 65536];
-        while let Ok(n) = r.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-        }
-    });
-    Ok(s)
-}
-
-/// Writes the whole buffer, then a KEEPALIVE every 20 s until told to stop.
-fn blast(
-    mut s: TcpStream,
-    wire: Vec<u8>,
-    t0: Instant,
-    done: &Mutex<Option<Duration>>,
-    stop: &AtomicBool,
-) {
-    if s.write_all(&wire).is_err() {
+/// Writes the whole buffer and notes when that was done.
+fn blast(s: &Speaker, wire: Vec<u8>, t0: Instant, done: &Mutex<Option<Duration>>) {
+    if s.send(&wire).is_err() {
         return;
     }
     if let Ok(mut d) = done.lock() {
         *d = Some(t0.elapsed());
-    }
-    drop(wire);
-    let ka = Message::Keepalive
-        .to_bytes(&DecodeOptions::default())
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
-    let mut last = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-        if last.elapsed() > Duration::from_secs(20) {
-            if s.write_all(&ka).is_err() {
-                return;
-            }
-            last = Instant::now();
-        }
     }
 }
 

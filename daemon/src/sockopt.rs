@@ -1,6 +1,7 @@
 //! Socket options tokio and std do not expose, set with `setsockopt(2)`:
 //! TCP MD5 signatures (RFC 2385, `TCP_MD5SIG`/`TCP_MD5SIG_EXT`), GTSM (RFC 5082,
-//! `IP_MINTTL`/`IPV6_MINHOPCOUNT`), and the TTL / hop limit for eBGP.
+//! `IP_MINTTL`/`IPV6_MINHOPCOUNT`), the TTL / hop limit for eBGP, and
+//! `TCP_NOTSENT_LOWAT` (how much unsent data the kernel holds for a peer).
 
 use std::io;
 use std::mem::size_of;
@@ -108,6 +109,14 @@ pub fn set_md5(
         None => libc::TCP_MD5SIG,
     };
     setsockopt(fd, libc::IPPROTO_TCP, opt, &sig)
+}
+
+/// The kernel reports the socket writable only while less than `bytes` are unsent.
+/// Without it Linux grows a peer's send buffer to `tcp_wmem` max (4 MB) of UPDATEs that
+/// a slow peer has not read; with it that backlog stays in the Adj-RIB-Out, as state.
+pub fn set_notsent_lowat(fd: RawFd, bytes: u32) -> io::Result<()> {
+    let v = bytes as libc::c_int;
+    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, &v)
 }
 
 /// TTL (IPv4) or unicast hop limit (IPv6) of what the socket sends.

@@ -22,8 +22,9 @@
 //!   | during a collision), timers per TimerKind, reads |---- connect task (one attempt,
 //!   | and frames the socket, decodes with the codec    |     MD5/TTL/GTSM), result by
 //!   +--------------------------------------------------+     mpsc 4
-//!        | Bytes (mpsc 256 per connection: a peer that does not read fills only its
-//!        v        own queue, and is then dropped as stuck)
+//!        | Bytes (mpsc 256 per connection; what finds it full waits in the connection
+//!        |        (one batch at most) while the task keeps reading and running timers;
+//!        v        a peer whose queue does not move for its hold time is dropped as stuck)
 //!   writer task per connection (peer/conn.rs): write_all, then FIN on close + drain
 //!
 //!   metrics server (metrics.rs, only with [metrics] listen): one task per scrape sends
@@ -36,10 +37,11 @@
 //! ```
 //!
 //! PeerCmd is unbounded because the core must never wait on a peer that waits on the
-//! core; today only operators, the listener, signals and End-of-RIB send it (low rate).
-//! When the RIB's Adj-RIB-Out feeds SendUpdates, the core must drain it per peer in
-//! batches paced by that peer (a "ready for more" PeerEvent when its write queue is
-//! below half), so that a slow peer holds its routes as RIB state, not as queued bytes.
+//! core; it stays small because the core drains the Adj-RIB-Out per peer in batches
+//! (rib.rs, 64 UPDATEs) with one batch in flight: the next only after `BatchDone`, when
+//! the last batch is all in the peer's write queue. A slow peer therefore holds its
+//! backlog as RIB state (one pending key per route, latest state wins), not as queued
+//! bytes (tests/slow_peer.rs).
 
 use std::path::PathBuf;
 

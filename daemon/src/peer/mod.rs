@@ -4,6 +4,7 @@
 //! own `Session` until `collision::resolve` picks one (RFC 4271 section 6.8).
 
 pub mod conn;
+mod link;
 pub mod settings;
 
 use std::collections::hash_map::DefaultHasher;
@@ -13,16 +14,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use bgp::packet::{
-    frame, DecodeOptions, Message, RouteRefresh, RouteRefreshSubtype, Update, Verdict,
-};
+use bgp::packet::{frame, Message, RouteRefresh, RouteRefreshSubtype, Update, Verdict};
 use bgp::session::collision::{self, Connection};
 use bgp::session::config::ConfigError;
 use bgp::session::{
     Initiator, Input, LogLevel, Negotiated, Output, Resolution, Session, SessionStatus,
     StaleRoutes, State, StopReason, TimerKind,
 };
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -31,6 +30,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::sockopt;
 use conn::Conn;
+use link::{room, slot, Link};
 pub use settings::PeerSettings;
 
 /// What a peer task tells the core (the RIB side).
@@ -136,42 +136,6 @@ enum Which {
     Other,
 }
 
-/// A session with its connection and timers.
-struct Link {
-    session: Session,
-    conn: Option<Conn>,
-    connecting: Option<JoinHandle<()>>,
-    timers: [Option<Instant>; TimerKind::ALL.len()],
-    codec: DecodeOptions,
-    /// Created for an inbound connection during a collision, then kept as the winner.
-    promoted: bool,
-}
-
-impl Link {
-    fn new(session: Session) -> Self {
-        Self {
-            session,
-            conn: None,
-            connecting: None,
-            timers: [None; TimerKind::ALL.len()],
-            codec: DecodeOptions::default(),
-            promoted: false,
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
-    }
-
-    fn idle(&self) -> bool {
-        self.session.state() == State::Idle && self.conn.is_none() && self.connecting.is_none()
-    }
-}
-
-fn slot(k: TimerKind) -> usize {
-    TimerKind::ALL.iter().position(|x| *x == k).unwrap_or(0)
-}
-
 struct ConnectResult {
     gen: u64,
     result: io::Result<TcpStream>,
@@ -182,6 +146,10 @@ enum Ev {
     Connected(ConnectResult),
     Read(Which, io::Result<usize>),
     Timer(Which),
+    /// Room in the write queue for the messages waiting.
+    Room(Which, mpsc::OwnedPermit<Bytes>),
+    /// Messages waited for room longer than the send hold time.
+    SendHold(Which),
 }
 
 struct PeerTask {
@@ -212,6 +180,9 @@ struct PeerTask {
     last_connect_error: Option<String>,
     /// Messages sent to debug as repeats since the last Established (for its summary).
     repeats: u64,
+    /// UPDATEs of the core's batch not yet all in the write queue: the core hears
+    /// `BatchDone` when they are (one batch in flight per peer).
+    batch: Option<u64>,
 }
 
 fn seed_of(addr: IpAddr) -> u64 {
@@ -301,6 +272,7 @@ impl PeerTask {
             last_log: None,
             last_connect_error: None,
             repeats: 0,
+            batch: None,
         }
     }
 
@@ -319,6 +291,12 @@ impl PeerTask {
         loop {
             let main_at = self.main.next_deadline();
             let other_at = self.other.as_ref().and_then(Link::next_deadline);
+            // Waiting for room in a write queue is one more event among reads and
+            // timers: a peer that does not read never blocks this loop.
+            let main_room = self.main.conn.as_ref().and_then(Conn::room);
+            let other_room = self.other.as_ref().and_then(|l| l.conn.as_ref()?.room());
+            let main_hold = self.main.send_hold_deadline();
+            let other_hold = self.other.as_ref().and_then(Link::send_hold_deadline);
             let ev = {
                 let other_conn = self.other.as_mut().and_then(|l| l.conn.as_mut());
                 tokio::select! {
@@ -328,6 +306,10 @@ impl PeerTask {
                     r = read_some(other_conn) => Ev::Read(Which::Other, r),
                     _ = sleep_opt(main_at) => Ev::Timer(Which::Main),
                     _ = sleep_opt(other_at) => Ev::Timer(Which::Other),
+                    Some(p) = room(main_room) => Ev::Room(Which::Main, p),
+                    Some(p) = room(other_room) => Ev::Room(Which::Other, p),
+                    _ = sleep_opt(main_hold) => Ev::SendHold(Which::Main),
+                    _ = sleep_opt(other_hold) => Ev::SendHold(Which::Other),
                 }
             };
             match ev {
@@ -345,6 +327,12 @@ impl PeerTask {
                 Ev::Connected(r) => self.connected(r).await,
                 Ev::Read(w, r) => self.read(w, r).await,
                 Ev::Timer(w) => self.timers(w).await,
+                Ev::Room(w, permit) => {
+                    if let Some(c) = self.link(w).and_then(|l| l.conn.as_mut()) {
+                        c.fill(permit);
+                    }
+                }
+                Ev::SendHold(w) => self.send_hold_expired(w).await,
             }
             self.after_event().await;
             if self.settings.dynamic && self.main.idle() && self.other.is_none() {
@@ -471,41 +459,61 @@ impl PeerTask {
         false
     }
 
-    /// Queues a batch, waiting for room in the write queue (this is the pacing of the
-    /// Adj-RIB-Out), then tells the core it may send the next.
+    /// Queues a batch behind what waits for the write queue; the core hears `BatchDone`
+    /// when all of it is in the write queue (`finish_batch`): the pacing of the
+    /// Adj-RIB-Out by what the peer reads, without ever blocking this task.
     async fn send_encoded(&mut self, msgs: Vec<bytes::Bytes>) {
-        let addr = self.settings.address;
-        let mut sent = 0u64;
-        let mut stuck = false;
-        if self.main.session.state() == State::Established {
-            // A peer that does not make room within its hold time is not reading.
-            let hold = self
-                .main
-                .session
-                .negotiated()
-                .map_or(90, |n| u64::from(n.hold_time).max(30));
-            if let Some(conn) = self.main.conn.as_ref() {
+        let n = msgs.len() as u64;
+        let conn = match self.main.session.state() {
+            State::Established => self.main.conn.as_mut(),
+            _ => None,
+        };
+        match conn {
+            Some(c) => {
                 for m in msgs {
-                    if conn.send_wait(m, Duration::from_secs(hold)).await.is_err() {
-                        stuck = true;
-                        break;
-                    }
-                    sent += 1;
+                    c.send(m);
                 }
+                self.batch = Some(self.batch.unwrap_or(0) + n);
+            }
+            // Not Established: the RIB sends everything again on the next Established.
+            None => {
+                self.send_core(PeerEvent::BatchDone {
+                    peer: self.settings.address,
+                })
+                .await
             }
         }
-        if sent > 0 {
-            self.feed(Which::Main, Input::UpdatesSent { count: sent })
+    }
+
+    /// The batch in flight left for the write queue (or its connection is gone): the
+    /// session hears of the UPDATEs sent, the core may send the next batch.
+    async fn finish_batch(&mut self) {
+        let Some(n) = self.batch else { return };
+        let written = match self.main.conn.as_ref() {
+            Some(c) if c.is_waiting() => return,
+            Some(_) => true,
+            None => false,
+        };
+        self.batch = None;
+        if written && n > 0 {
+            self.feed(Which::Main, Input::UpdatesSent { count: n })
                 .await;
         }
-        if stuck {
-            warn!(peer = %addr, "peer does not read: write queue full, closing");
-            if let Some(c) = self.main.conn.take() {
-                self.closing.push(c.close());
-            }
-            self.feed(Which::Main, Input::TcpConnectionFails).await;
-        }
-        self.send_core(PeerEvent::BatchDone { peer: addr }).await;
+        self.send_core(PeerEvent::BatchDone {
+            peer: self.settings.address,
+        })
+        .await;
+    }
+
+    /// Nothing left for the writer within the send hold time: the peer does not read.
+    async fn send_hold_expired(&mut self, w: Which) {
+        let addr = self.settings.address;
+        let Some(link) = self.link(w) else { return };
+        let hold = link.send_hold();
+        let Some(c) = link.conn.take() else { return };
+        warn!(peer = %addr, seconds = hold.as_secs(), "peer does not read: write queue full for the send hold time, closing");
+        self.closing.push(c.close());
+        self.feed(w, Input::TcpConnectionFails).await;
     }
 
     async fn stop(&mut self, reason: StopReason) {
@@ -694,6 +702,7 @@ impl PeerTask {
     /// Collision resolution, clean-up of a finished second connection, and the restart
     /// of a promoted session that ended.
     async fn after_event(&mut self) {
+        self.finish_batch().await;
         if std::mem::take(&mut self.check_collision) {
             self.resolve_collision().await;
         }
@@ -848,16 +857,17 @@ impl PeerTask {
                     error!(peer = %addr, error = %e, "cannot encode a message to send");
                     return;
                 }
-                let Some(conn) = link.conn.as_ref() else {
+                let Some(conn) = link.conn.as_mut() else {
                     return;
                 };
-                if conn.send(buf.freeze()).is_err() {
-                    warn!(peer = %addr, "peer does not read: write queue full, closing");
-                    if let Some(c) = link.conn.take() {
-                        self.closing.push(c.close());
-                    }
-                    self.pending.push((w, Input::TcpConnectionFails));
+                // Behind messages that wait for room a KEEPALIVE adds nothing: they
+                // reach the peer first (UPDATEs restart its hold timer too), and a slow
+                // peer's backlog must not grow by one KEEPALIVE per interval.
+                if conn.is_waiting() && matches!(msg, Message::Keepalive) {
+                    debug!(peer = %addr, "KEEPALIVE skipped: messages wait for the write queue");
+                    return;
                 }
+                conn.send(buf.freeze());
             }
             Output::StartTimer(k, d) => {
                 if let Some(link) = self.link(w) {
