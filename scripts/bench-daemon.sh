@@ -1,7 +1,8 @@
 #!/bin/sh
 # evpnd end to end at scale (daemon/examples/blast.rs): one loopback peer sends ROUTES
 # EVPN type-2 routes (100 VNIs x 100 VTEPs, packed UPDATEs) as fast as TCP takes them.
-#   spine: [fib] enabled = false, RIB only.
+#   spine: [fib] enabled = false, RIB only; then FRR's bgpd (-Z, no zebra) fed the same
+#          routes the same way, side by side, and the ratios of the two.
 #   leaf:  EVPN import into 100 VNIs, inside a throwaway network namespace that holds
 #          one bridge + VXLAN device per VNI (root only); the kernel gets programmed too,
 #          timed separately (--wait-kernel).
@@ -18,7 +19,16 @@ EVPND=${EVPND:-$BIN/evpnd}
 echo "load: $(uptime)"
 
 if [ "$MODE" = spine ] || [ "$MODE" = both ]; then
-    "$BIN/examples/blast" --evpnd "$EVPND" --routes "$ROUTES" --mode spine "$@"
+    [ -x /usr/lib/frr/bgpd ] || { echo "FRR's bgpd is missing: apt-get install frr" >&2; exit 1; }
+    OUT=$(mktemp)
+    "$BIN/examples/blast" --evpnd "$EVPND" --routes "$ROUTES" --mode spine "$@" | tee "$OUT"
+    "$BIN/examples/blast" --daemon frr --routes "$ROUTES" --mode spine "$@" | tee -a "$OUT"
+    # "... in the RIB after S s" and "..., B bytes/route;" of each run: FRR / evpnd.
+    awk '/in the RIB after/ { for (i = 1; i <= NF; i++) if ($i == "after") t[++n] = $(i + 1) }
+         /bytes\/route/ { for (i = 1; i <= NF; i++) if ($i == "bytes/route;") b[++m] = $(i - 1) }
+         END { if (n == 2 && m == 2 && t[1] > 0 && b[1] > 0)
+                 printf "spine ratio FRR/evpnd: time %.1fx, bytes/route %.1fx\n", t[2] / t[1], b[2] / b[1] }' "$OUT"
+    rm -f "$OUT"
 fi
 
 if [ "$MODE" = leaf ] || [ "$MODE" = both ]; then

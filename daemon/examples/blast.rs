@@ -22,6 +22,10 @@
 //! target/release/examples/blast --evpnd target/release/evpnd --routes 1000000 --mode spine
 //! ```
 //!
+//! `--daemon frr` measures FRR's bgpd (`/usr/lib/frr/bgpd -Z`, no zebra: RIB only, as
+//! `spine`) the same way, for a side-by-side ratio: completion is its `pfxRcd` for us in
+//! `show bgp l2vpn evpn summary json` (asked through vtysh every 100 ms).
+//!
 //! Only loopback addresses are accepted for the session.
 
 // The raw speaker and route sets are shared with the daemon's tests.
@@ -50,6 +54,13 @@ enum Mode {
     Leaf,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Target {
+    Evpnd,
+    /// FRR's bgpd without zebra (spine mode only).
+    Frr,
+}
+
 #[derive(Parser)]
 #[command(about = "evpnd end to end: N type-2 routes from one peer, timed and measured")]
 struct Args {
@@ -59,6 +70,9 @@ struct Args {
     routes: u32,
     #[arg(long, value_enum, default_value_t = Mode::Spine)]
     mode: Mode,
+    /// The daemon under test.
+    #[arg(long, value_enum, default_value_t = Target::Evpnd)]
+    daemon: Target,
     #[arg(long, default_value_t = 100)]
     vnis: u32,
     /// First VNI (the leaf's VXLAN devices carry vni_base .. vni_base + vnis - 1).
@@ -157,6 +171,12 @@ fn run(a: &Args) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("evb-scale-blast-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    if a.daemon == Target::Frr {
+        if a.mode != Mode::Spine {
+            return Err("--daemon frr measures the spine mode only".into());
+        }
+        return run_frr(a, dir, wire);
+    }
     let socket = dir.join("evpnd.sock");
     let metrics = SocketAddr::new(IpAddr::V4(a.evpnd_addr), a.port + 1);
     let config = config_text(a, &socket, metrics);
@@ -195,37 +215,26 @@ fn run(a: &Args) -> Result<(), String> {
     };
     let before = Stats::read(pid)?;
 
-    let stream = Arc::new(stream);
-    let done_writing = Arc::new(Mutex::new(None::<Duration>));
-    let t0 = Instant::now();
-    let send = {
-        let done = done_writing.clone();
-        let s = stream.clone();
-        std::thread::spawn(move || blast(&s, wire, t0, &done))
-    };
-    let got = wait_count(&socket, peer, a.routes, Duration::from_secs(a.timeout));
-    let elapsed = t0.elapsed();
+    let b = Blast::start(stream, wire);
+    let got = wait_count(
+        || received(&socket, peer),
+        a.routes,
+        Duration::from_secs(a.timeout),
+        Duration::from_millis(10),
+    );
+    let elapsed = b.t0.elapsed();
     let after = Stats::read(pid)?;
     if let Some(p) = perf {
         stop_perf(p);
     }
     let got = got?;
-    let sent = done_writing
-        .lock()
-        .map_err(|e| e.to_string())?
-        .unwrap_or(elapsed);
-
     println!(
-        "mode={:?} routes={} vnis={} vteps={} mac_only={}",
+        "daemon=evpnd mode={:?} routes={} vnis={} vteps={} mac_only={}",
         a.mode, a.routes, a.vnis, a.vteps, a.mac_only
     );
-    println!(
-        "written in {:.3} s; all {} in the RIB after {:.3} s",
-        sent.as_secs_f64(),
-        got,
-        elapsed.as_secs_f64()
-    );
+    b.print(got, elapsed);
     report(&before, &after, a.routes);
+    let t0 = b.t0;
 
     if a.mode == Mode::Leaf {
         println!(
@@ -251,10 +260,146 @@ fn run(a: &Args) -> Result<(), String> {
             report(&before, &steady, a.routes);
         }
     }
-    let _ = send.join();
-    drop(stream);
+    b.finish();
     drop(d);
     Ok(())
+}
+
+/// The wire being written by a thread, from `t0`.
+struct Blast {
+    t0: Instant,
+    done_writing: Arc<Mutex<Option<Duration>>>,
+    send: std::thread::JoinHandle<()>,
+    stream: Arc<Speaker>,
+}
+
+impl Blast {
+    fn start(stream: Speaker, wire: Vec<u8>) -> Self {
+        let stream = Arc::new(stream);
+        let done_writing = Arc::new(Mutex::new(None::<Duration>));
+        let t0 = Instant::now();
+        let send = {
+            let done = done_writing.clone();
+            let s = stream.clone();
+            std::thread::spawn(move || blast(&s, wire, t0, &done))
+        };
+        Self {
+            t0,
+            done_writing,
+            send,
+            stream,
+        }
+    }
+
+    fn print(&self, got: u64, elapsed: Duration) {
+        let sent = self
+            .done_writing
+            .lock()
+            .ok()
+            .and_then(|d| *d)
+            .unwrap_or(elapsed);
+        println!(
+            "written in {:.3} s; all {} in the RIB after {:.3} s",
+            sent.as_secs_f64(),
+            got,
+            elapsed.as_secs_f64()
+        );
+    }
+
+    fn finish(self) {
+        let _ = self.send.join();
+        drop(self.stream);
+    }
+}
+
+/// FRR's bgpd without zebra (`-Z`: RIB only, like evpnd's spine mode), fed and measured
+/// the same way; completion is its `pfxRcd` for us.
+fn run_frr(a: &Args, dir: PathBuf, wire: Vec<u8>) -> Result<(), String> {
+    let bgpd = "/usr/lib/frr/bgpd";
+    let conf = dir.join("bgpd.conf");
+    std::fs::write(&conf, frr_config(a)).map_err(|e| e.to_string())?;
+    let child = Proc::new(bgpd)
+        .args(["-P", "0", "-Z", "-S", "-n", "-i"])
+        .arg(dir.join("bgpd.pid"))
+        .arg("-z")
+        .arg(dir.join("zserv.api"))
+        .arg("--vty_socket")
+        .arg(&dir)
+        .arg("--log")
+        .arg(format!("file:{}", dir.join("bgpd.log").display()))
+        .args([
+            "-p",
+            &a.port.to_string(),
+            "-l",
+            &a.evpnd_addr.to_string(),
+            "-f",
+        ])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {bgpd} (apt-get install frr): {e}"))?;
+    let d = Daemon {
+        child,
+        dir: dir.clone(),
+    };
+    let pid = d.child.id();
+    let peer = a.peer_addr.to_string();
+    wait(Duration::from_secs(15), "bgpd's vty", || {
+        frr_peer(&dir, &peer).is_some()
+    })?;
+    let stream = connect(a)?;
+    wait(Duration::from_secs(15), "Established", || {
+        frr_peer(&dir, &peer).is_some_and(|p| p["state"] == "Established")
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    let before = Stats::read(pid)?;
+    let b = Blast::start(stream, wire);
+    // vtysh is a process per question: ask less often than evpnd's socket is asked.
+    let got = wait_count(
+        || frr_peer(&dir, &peer).and_then(|p| p["pfxRcd"].as_u64()),
+        a.routes,
+        Duration::from_secs(a.timeout),
+        Duration::from_millis(100),
+    );
+    let elapsed = b.t0.elapsed();
+    let after = Stats::read(pid)?;
+    let got = got?;
+    println!(
+        "daemon=frr-bgpd mode=Spine routes={} vnis={} vteps={} mac_only={}",
+        a.routes, a.vnis, a.vteps, a.mac_only
+    );
+    b.print(got, elapsed);
+    report(&before, &after, a.routes);
+    b.finish();
+    drop(d);
+    Ok(())
+}
+
+fn frr_config(a: &Args) -> String {
+    format!(
+        "frr defaults datacenter\nhostname blast-frr\n!\nrouter bgp {ASN}\n \
+         bgp router-id 10.255.0.1\n no bgp default ipv4-unicast\n \
+         neighbor {p} remote-as internal\n neighbor {p} passive\n \
+         neighbor {p} timers 60 180\n !\n address-family l2vpn evpn\n  \
+         neighbor {p} activate\n exit-address-family\n!\n",
+        p = a.peer_addr
+    )
+}
+
+/// Our neighbour in bgpd's `show bgp l2vpn evpn summary json`.
+fn frr_peer(vty: &Path, peer: &str) -> Option<serde_json::Value> {
+    let out = Proc::new("vtysh")
+        .arg("--vty_socket")
+        .arg(vty)
+        .args(["-c", "show bgp l2vpn evpn summary json"])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let peers = v
+        .get("peers")
+        .or_else(|| v.get("l2VpnEvpn")?.get("peers"))?;
+    peers.get(peer).cloned()
 }
 
 fn config_text(a: &Args, socket: &Path, metrics: SocketAddr) -> String {
@@ -303,11 +448,16 @@ fn received(socket: &Path, peer: IpAddr) -> Option<u64> {
     )
 }
 
-fn wait_count(socket: &Path, peer: IpAddr, want: u32, within: Duration) -> Result<u64, String> {
+fn wait_count(
+    mut count: impl FnMut() -> Option<u64>,
+    want: u32,
+    within: Duration,
+    poll: Duration,
+) -> Result<u64, String> {
     let end = Instant::now() + within;
     let mut last = 0;
     loop {
-        if let Some(n) = received(socket, peer) {
+        if let Some(n) = count() {
             last = n;
             if n >= u64::from(want) {
                 return Ok(n);
@@ -316,7 +466,7 @@ fn wait_count(socket: &Path, peer: IpAddr, want: u32, within: Duration) -> Resul
         if Instant::now() > end {
             return Err(format!("only {last} of {want} routes after {within:?}"));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(poll);
     }
 }
 
