@@ -26,7 +26,7 @@
 //! a type-2 route with an ESI is programmed to its next hop like a single-homed one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -161,8 +161,8 @@ struct Slot {
 
 const FREE: u32 = u32::MAX;
 
-/// An FDB key hashed as one 128-bit word (the derived hash feeds SipHash three pieces;
-/// the table is probed several times per route).
+/// An FDB key hashed as one 128-bit word (the derived hash would feed the hasher three
+/// pieces; the table is probed several times per route).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct MacK(FdbKey);
 
@@ -189,11 +189,16 @@ impl Hash for NeighK {
     }
 }
 
-/// std's SipHash: the keys (route keys, MACs, IPs, attributes) come from peers and hosts,
-/// so a keyed hash keeps collision floods out (foldhash is fast but not meant to resist
-/// chosen keys).
-type Hasher = std::collections::hash_map::RandomState;
-type SipMap<K, V> = HashMap<K, V, Hasher>;
+/// foldhash with a random per-process seed (hashbrown's default, the hasher the bgp RIB
+/// uses for the same route keys): the keys (route keys, MACs, IPs, attributes) come from
+/// peers and hosts. foldhash is not a cryptographic PRF, but an attacker who cannot see
+/// the seed cannot compute colliding keys offline, and a peer only learns about hash
+/// order through timing of its own UPDATEs; every table here is also bounded by what the
+/// RIB already holds under the same hasher, so SipHash here (6% of the leaf's core CPU)
+/// bought no protection the RIB does not already give up.
+type Hasher = hashbrown::DefaultHashBuilder;
+type FoldMap<K, V> = hashbrown::HashMap<K, V, Hasher>;
+type FoldSet<K> = hashbrown::HashSet<K, Hasher>;
 
 /// Incremental import. Feed best-path changes; read the desired state or the deltas.
 ///
@@ -201,9 +206,8 @@ type SipMap<K, V> = HashMap<K, V, Hasher>;
 /// live once in a slab (`slots`, 44 bytes: key + attribute index) found through a table
 /// of u32 slot ids (5 bytes a bucket); per (VNI, MAC) and (VNI, IP), 8-byte
 /// (slot, VNI) multimap entries whose key is read back from the slot; attributes are
-/// interned with their VNIs and mobility. Hashing: SipHash (std `RandomState`) for every
-/// table keyed by what peers or hosts choose (route keys, MACs, IPs, attributes);
-/// foldhash only for the attribute-address map.
+/// interned with their VNIs and mobility. Hashing: seeded foldhash everywhere (see
+/// [`Hasher`]).
 #[derive(Clone, Debug, Default)]
 pub struct Importer {
     hasher: Hasher,
@@ -213,10 +217,10 @@ pub struct Importer {
     index: HashTable<u32>,
     attrs: Vec<AttrEntry>,
     free_attrs: Vec<u32>,
-    attr_index: SipMap<Arc<PathAttrs>, u32>,
+    attr_index: FoldMap<Arc<PathAttrs>, u32>,
     /// The address of each entry's own `Arc` -> entry: most routes arrive with the very
     /// `Arc` the entry holds (the speaker interns), so hashing the attributes is rare.
-    /// Addresses are not chosen by peers, hence foldhash here. Safe from reuse: the entry
+    /// Safe from reuse: the entry
     /// holds the `Arc`, and the address is removed when the entry is freed.
     attr_ptr: hashbrown::HashMap<usize, u32>,
     /// The entry `intern` returned last (a hint; checked before use).
@@ -227,11 +231,11 @@ pub struct Importer {
     /// MAC+IP routes per (VNI, IP).
     neighs: HashTable<Cand>,
     /// Type-3 routes per (VNI, VTEP).
-    flood: SipMap<(Vni, IpAddr), u32>,
+    flood: FoldMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
-    local: HashSet<FdbKey, Hasher>,
+    local: FoldSet<FdbKey>,
     /// Local MACs a remote route superseded (moved away).
-    superseded: HashSet<FdbKey, Hasher>,
+    superseded: FoldSet<FdbKey>,
     fib: FibState,
     touched_fdb: Vec<(u64, FdbKey)>,
     touched_neigh: Vec<(u64, NeighKey)>,
