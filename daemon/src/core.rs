@@ -552,7 +552,7 @@ impl Core {
         let evpn = self.evpn.as_ref().map(|e| EvpnMetrics {
             vnis: e.svc.instances().len() as u64,
             local_macs: e.svc.local().macs.len() as u64,
-            remote_macs: e.svc.fib().fdb.len() as u64,
+            remote_macs: e.svc.importer().remote_macs() as u64,
         });
         let fib = self.evpn.as_ref().and_then(|e| e.fib()).and_then(|tx| {
             let (ask, rx) = oneshot::channel();

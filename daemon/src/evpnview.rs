@@ -106,7 +106,8 @@ fn devices(t: &Topology) -> BTreeMap<Vni, (Option<String>, String)> {
 pub fn vnis(svc: &EvpnService, t: &Topology) -> Vec<VniView> {
     let dev = devices(t);
     let local = &svc.local().macs;
-    let remote = &svc.fib().fdb;
+    let fib = svc.fib();
+    let remote = &fib.fdb;
     svc.instances()
         .iter()
         .map(|i| {

@@ -26,7 +26,7 @@
 //! a type-2 route with an ESI is programmed to its next hop like a single-homed one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -161,8 +161,8 @@ struct Slot {
 
 const FREE: u32 = u32::MAX;
 
-/// An FDB key hashed as one 128-bit word (the derived hash feeds SipHash three pieces;
-/// the table is probed several times per route).
+/// An FDB key hashed as one 128-bit word (the derived hash would feed the hasher three
+/// pieces; the table is probed several times per route).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct MacK(FdbKey);
 
@@ -189,21 +189,26 @@ impl Hash for NeighK {
     }
 }
 
-/// std's SipHash: the keys (route keys, MACs, IPs, attributes) come from peers and hosts,
-/// so a keyed hash keeps collision floods out (foldhash is fast but not meant to resist
-/// chosen keys).
-type Hasher = std::collections::hash_map::RandomState;
-type SipMap<K, V> = HashMap<K, V, Hasher>;
+/// foldhash with a random per-process seed (hashbrown's default, the hasher the bgp RIB
+/// uses for the same route keys): the keys (route keys, MACs, IPs, attributes) come from
+/// peers and hosts. foldhash is not a cryptographic PRF, but an attacker who cannot see
+/// the seed cannot compute colliding keys offline, and a peer only learns about hash
+/// order through timing of its own UPDATEs; every table here is also bounded by what the
+/// RIB already holds under the same hasher, so SipHash here (6% of the leaf's core CPU)
+/// bought no protection the RIB does not already give up.
+type Hasher = hashbrown::DefaultHashBuilder;
+type FoldMap<K, V> = hashbrown::HashMap<K, V, Hasher>;
+type FoldSet<K> = hashbrown::HashSet<K, Hasher>;
 
 /// Incremental import. Feed best-path changes; read the desired state or the deltas.
 ///
-/// Memory (about 85 bytes per type-2 route at 1M, next to the desired `FibState`): routes
+/// Memory (about 85 bytes per type-2 route at 1M, all of it: the desired FDB and
+/// neighbour entries are not kept, see `fib` below): routes
 /// live once in a slab (`slots`, 44 bytes: key + attribute index) found through a table
 /// of u32 slot ids (5 bytes a bucket); per (VNI, MAC) and (VNI, IP), 8-byte
 /// (slot, VNI) multimap entries whose key is read back from the slot; attributes are
-/// interned with their VNIs and mobility. Hashing: SipHash (std `RandomState`) for every
-/// table keyed by what peers or hosts choose (route keys, MACs, IPs, attributes);
-/// foldhash only for the attribute-address map.
+/// interned with their VNIs and mobility. Hashing: seeded foldhash everywhere (see
+/// [`Hasher`]).
 #[derive(Clone, Debug, Default)]
 pub struct Importer {
     hasher: Hasher,
@@ -213,11 +218,11 @@ pub struct Importer {
     index: HashTable<u32>,
     attrs: Vec<AttrEntry>,
     free_attrs: Vec<u32>,
-    attr_index: SipMap<Arc<PathAttrs>, u32>,
+    attr_index: FoldMap<Arc<PathAttrs>, u32>,
     /// The address of each entry's own `Arc` -> entry: most routes arrive with the very
     /// `Arc` the entry holds (the speaker interns), so hashing the attributes is rare.
-    /// Addresses are not chosen by peers, hence foldhash here. Safe from reuse: the entry
-    /// holds the `Arc`, and the address is removed when the entry is freed.
+    /// Safe from reuse: the entry holds the `Arc`, and the address is removed when the
+    /// entry is freed.
     attr_ptr: hashbrown::HashMap<usize, u32>,
     /// The entry `intern` returned last (a hint; checked before use).
     last_attr: u32,
@@ -227,12 +232,20 @@ pub struct Importer {
     /// MAC+IP routes per (VNI, IP).
     neighs: HashTable<Cand>,
     /// Type-3 routes per (VNI, VTEP).
-    flood: SipMap<(Vni, IpAddr), u32>,
+    flood: FoldMap<(Vni, IpAddr), u32>,
     /// Local MACs (they win).
-    local: HashSet<FdbKey, Hasher>,
+    local: FoldSet<FdbKey>,
     /// Local MACs a remote route superseded (moved away).
-    superseded: HashSet<FdbKey, Hasher>,
+    superseded: FoldSet<FdbKey>,
+    /// The small parts of the desired state: flood lists and supersede marks. The FDB and
+    /// neighbour entries are not kept: each is its key's winner among the candidates
+    /// (`select_fdb`, `select_neigh`), so `settle` sends every touched key's winner (or
+    /// its absence) and the receiver's apply is idempotent; [`Importer::fib`] builds them.
+    /// A second copy of a million entries would cost ~60 bytes/route and a B-tree
+    /// search per change, only to leave out repeats.
     fib: FibState,
+    /// Number of distinct (VNI, MAC) keys in `macs` (for [`Importer::remote_macs`]).
+    mac_keys: usize,
     touched_fdb: Vec<(u64, FdbKey)>,
     touched_neigh: Vec<(u64, NeighKey)>,
     touched_flood: Vec<(Vni, IpAddr)>,
@@ -246,9 +259,25 @@ impl Importer {
         Self::default()
     }
 
-    /// The desired remote state.
-    pub fn fib(&self) -> &FibState {
-        &self.fib
+    /// The desired remote state, built from the candidates (O(routes): for show
+    /// commands and tests).
+    pub fn fib(&self) -> FibState {
+        let mut f = self.recompute();
+        // Flood lists and marks are kept; the rest is what the candidates decide now.
+        debug_assert_eq!(f.flood, self.fib.flood);
+        f.supersede_local.clone_from(&self.fib.supersede_local);
+        f
+    }
+
+    /// Number of remote MACs in the desired state (without building it): keys with a
+    /// candidate, less the local ones that win.
+    pub fn remote_macs(&self) -> usize {
+        let local_with_cands = self
+            .local
+            .iter()
+            .filter(|k| self.mac_ids(self.mac_hash(k), k).next().is_some())
+            .count();
+        self.mac_keys.saturating_sub(local_with_cands)
     }
 
     /// Number of stored best paths (imported or not).
@@ -291,6 +320,14 @@ impl Importer {
                     slots.get(id as usize).is_some_and(|s| s.key == key)
                 })
                 .copied();
+            // The same route again (same interned attributes): nothing changes, and as
+            // no desired state is kept to compare with, skip instead of re-sending it.
+            if let Some(id) = found {
+                if self.slots.get(id as usize).is_some_and(|s| s.attr == attr) {
+                    self.release(attr);
+                    return verdict;
+                }
+            }
             let id = match found {
                 Some(id) => {
                     self.unlink(&route.route.nlri, id);
@@ -305,14 +342,14 @@ impl Importer {
             self.link(&route.route.nlri, id, true);
             verdict
         };
-        self.settle(out);
+        self.settle(out, false);
         verdict
     }
 
     /// The best path for `key` is gone.
     pub fn withdraw(&mut self, key: &EvpnRouteKey, out: &mut FibDelta) {
         self.remove_stored(key);
-        self.settle(out);
+        self.settle(out, false);
     }
 
     /// Where `key` stands locally now (see [`LocalRole`]).
@@ -324,7 +361,7 @@ impl Importer {
         };
         if changed {
             self.touch_mac(key);
-            self.settle(out);
+            self.settle(out, true);
         }
     }
 
@@ -335,10 +372,11 @@ impl Importer {
     /// Re-matches every stored route against new instances (after a topology or config
     /// change) and returns the resulting changes.
     pub fn rebuild(&mut self, inst: &Instances, out: &mut FibDelta) {
+        let old = self.fib();
         self.macs.clear();
+        self.mac_keys = 0;
         self.neighs.clear();
         self.flood.clear();
-        let old = std::mem::take(&mut self.fib);
         // Import RTs are per attribute set: re-match each set once.
         for a in &mut self.attrs {
             if a.refs > 0 {
@@ -356,15 +394,20 @@ impl Importer {
         self.touched_fdb.clear();
         self.touched_neigh.clear();
         self.touched_flood.clear();
-        self.fib = self.recompute();
-        diff_states(&old, &self.fib, out);
+        let new = self.recompute();
+        diff_states(&old, &new, out);
         self.changed_macs.extend(
             old.fdb
                 .keys()
-                .chain(self.fib.fdb.keys())
+                .chain(new.fdb.keys())
                 .copied()
                 .collect::<BTreeSet<_>>(),
         );
+        self.fib = FibState {
+            flood: new.flood,
+            supersede_local: new.supersede_local,
+            ..FibState::default()
+        };
     }
 
     /// The best remote route for a MAC, ignoring whether it is local (for mobility).
@@ -574,6 +617,9 @@ impl Importer {
                     // A route is linked once per VNI (unlinked before any relink), so
                     // its candidate is new: no duplicate check.
                     let h = self.mac_hash(&fk);
+                    if self.mac_ids(h, &fk).next().is_none() {
+                        self.mac_keys += 1;
+                    }
                     let (hasher, slots) = (&self.hasher, &self.slots);
                     self.macs.insert_unique(h, (id, vni), |&(i, v)| {
                         let mac = route_mac(slots, i).unwrap_or_default();
@@ -627,6 +673,9 @@ impl Importer {
                     let h = self.mac_hash(&fk);
                     if let Ok(e) = self.macs.find_entry(h, |c| *c == (id, vni)) {
                         e.remove();
+                        if self.mac_ids(h, &fk).next().is_none() {
+                            self.mac_keys = self.mac_keys.saturating_sub(1);
+                        }
                     }
                     if let Some(ip) = r.ip {
                         let nk = NeighKey { vni, ip };
@@ -658,8 +707,12 @@ impl Importer {
     }
 
     /// A local change of a MAC touches its FDB entry and every neighbour naming it.
+    /// Without candidates there is no entry before or after: nothing to touch.
     fn touch_mac(&mut self, fk: FdbKey) {
         let h = self.mac_hash(&fk);
+        if self.mac_ids(h, &fk).next().is_none() {
+            return;
+        }
         self.touched_fdb.push((h, fk));
         let mut neighs = Vec::new();
         for id in self.mac_ids(h, &fk) {
@@ -671,12 +724,17 @@ impl Importer {
         self.touched_neigh.extend(neighs);
     }
 
-    /// Re-decides every touched key and records what changed.
-    fn settle(&mut self, out: &mut FibDelta) {
-        let fdb = std::mem::take(&mut self.touched_fdb);
+    /// Re-decides every touched key and sends its winner. Repeats are possible (a MAC+IP
+    /// route after the MAC-only one for the same VTEP sends the same FDB entry again);
+    /// the known no-ops are left out: a key whose local MAC wins had no entry before
+    /// unless its local role changed (`local_changed`).
+    fn settle(&mut self, out: &mut FibDelta, local_changed: bool) {
+        let mut fdb = std::mem::take(&mut self.touched_fdb);
+        // A changed route touches its keys twice (unlink, link): decide each once.
+        dedup(&mut fdb);
         for (h, fk) in &fdb {
             let want = self.select_fdb(*h, fk);
-            if put(&mut self.fib.fdb, *fk, want) {
+            if local_changed || want.is_some() || !self.local.contains(fk) {
                 out.fdb.push((*fk, want));
             }
             // The mark exists only next to a desired entry.
@@ -693,12 +751,11 @@ impl Importer {
         }
         self.touched_fdb = fdb;
         self.touched_fdb.clear();
-        let neigh = std::mem::take(&mut self.touched_neigh);
+        let mut neigh = std::mem::take(&mut self.touched_neigh);
+        dedup(&mut neigh);
         for (h, nk) in &neigh {
             let want = self.select_neigh(*h, nk);
-            if put(&mut self.fib.neigh, *nk, want) {
-                out.neigh.push((*nk, want));
-            }
+            out.neigh.push((*nk, want));
         }
         self.touched_neigh = neigh;
         self.touched_neigh.clear();
@@ -752,24 +809,11 @@ fn route_ip(slots: &[Slot], id: u32) -> Option<IpAddr> {
     slots.get(id as usize)?.key.mac_ip()
 }
 
-/// Sets `map[k]` to `want` (`None`: absent) with one tree search; true if it changed.
-fn put<K: Ord, V: PartialEq>(map: &mut BTreeMap<K, V>, k: K, want: Option<V>) -> bool {
-    use std::collections::btree_map::Entry;
-    match (map.entry(k), want) {
-        (Entry::Occupied(o), Some(v)) if *o.get() == v => false,
-        (Entry::Occupied(mut o), Some(v)) => {
-            o.insert(v);
-            true
-        }
-        (Entry::Occupied(o), None) => {
-            o.remove();
-            true
-        }
-        (Entry::Vacant(e), Some(v)) => {
-            e.insert(v);
-            true
-        }
-        (Entry::Vacant(_), None) => false,
+/// Drops repeated keys from a few touched ones (order does not matter to `settle`).
+fn dedup<K: Ord + Copy>(v: &mut Vec<(u64, K)>) {
+    if v.len() > 1 {
+        v.sort_unstable_by_key(|(_, k)| *k);
+        v.dedup_by_key(|(_, k)| *k);
     }
 }
 

@@ -103,8 +103,9 @@ impl EvpnService {
         &self.originated
     }
 
-    /// The desired remote dataplane state now.
-    pub fn fib(&self) -> &FibState {
+    /// The desired remote dataplane state now, sorted (built on each call; see
+    /// [`Importer::fib`]).
+    pub fn fib(&self) -> FibState {
         self.import.fib()
     }
 

@@ -221,10 +221,15 @@ impl Model {
         let sv = &self.sv;
         // Deltas reproduce the state; the state equals its own recomputation.
         assert_eq!(&self.orig, sv.originated(), "advertise/withdraw deltas");
-        assert_eq!(&self.fib, sv.fib(), "fib deltas");
+        assert_eq!(self.fib, sv.fib(), "fib deltas");
         let (orig, fib) = sv.recompute();
         assert_eq!(&orig, sv.originated(), "originated == recomputed");
-        assert_eq!(&fib, sv.fib(), "fib == recomputed");
+        assert_eq!(fib, sv.fib(), "fib == recomputed");
+        assert_eq!(
+            sv.importer().remote_macs(),
+            fib.fdb.len(),
+            "remote MAC count"
+        );
         assert_eq!(&self.local, sv.local());
         // Independent full computations from the model's inputs.
         let wins = |k: &FdbKey| match (self.local.macs.contains_key(k), sv.mobility().superseded(k))
