@@ -329,6 +329,12 @@ fn peer_that_never_reads_is_dropped_after_the_send_hold_time() {
         "{}",
         e.log_text()
     );
+    // RFC 9687: the session ends with NOTIFICATION Send Hold Timer Expired (code 8).
+    assert!(
+        e.log_text().contains("Send Hold Timer Expired"),
+        "no RFC 9687 NOTIFICATION:\n{}",
+        e.log_text()
+    );
     assert_eq!(
         e.state_of(&i_ip.to_string()).as_deref(),
         Some("Established"),

@@ -75,7 +75,7 @@ macro_rules! code_enum {
 }
 
 code_enum!(
-    /// Error codes (RFC 4271 section 4.5, RFC 7313).
+    /// Error codes (RFC 4271 section 4.5, RFC 7313, RFC 9687).
     ErrorCode {
         MessageHeader = 1 => "Message Header Error",
         OpenMessage = 2 => "OPEN Message Error",
@@ -84,6 +84,7 @@ code_enum!(
         FiniteStateMachine = 5 => "Finite State Machine Error",
         Cease = 6 => "Cease",
         RouteRefreshMessage = 7 => "ROUTE-REFRESH Message Error",
+        SendHoldTimerExpired = 8 => "Send Hold Timer Expired",
     }
 );
 
@@ -211,6 +212,11 @@ impl Notification {
         Self::new(ErrorCode::HoldTimerExpired, 0, Vec::new())
     }
 
+    /// RFC 9687: the peer did not read what we sent for the send hold time.
+    pub fn send_hold_timer_expired() -> Self {
+        Self::new(ErrorCode::SendHoldTimerExpired, 0, Vec::new())
+    }
+
     pub fn cease(sub: CeaseSubcode, data: Vec<u8>) -> Self {
         Self::new(ErrorCode::Cease, sub.into(), data)
     }
@@ -277,7 +283,9 @@ impl Notification {
             ErrorCode::RouteRefreshMessage => {
                 RouteRefreshSubcode::from_u8(s).map(RouteRefreshSubcode::name)
             }
-            ErrorCode::HoldTimerExpired => (s == 0).then_some("Unspecific"),
+            ErrorCode::HoldTimerExpired | ErrorCode::SendHoldTimerExpired => {
+                (s == 0).then_some("Unspecific")
+            }
         }
     }
 

@@ -78,6 +78,10 @@ pub enum Input {
     DecodeError(MessageError),
     /// Event 23: collision resolution chose to close this connection.
     OpenCollisionDump,
+    /// RFC 9687 SendHoldTimer_Expires: what we queued for the peer did not move for the
+    /// send hold time (the peer does not read). The timer is the IO layer's, since only it
+    /// sees the socket's write progress.
+    SendHoldTimerExpired,
     /// From the RIB: prefixes accepted from this peer for a family (for max-prefix).
     PrefixCount { family: AfiSafi, count: u64 },
     /// From the Adj-RIB-Out writer: it sent this many UPDATEs on the connection (they

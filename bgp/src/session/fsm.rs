@@ -502,6 +502,13 @@ impl Session {
                 self.send_notification(now, n);
                 self.go_idle(now, Counter::Increment, Restart::Damped, text);
             }
+            Input::SendHoldTimerExpired => {
+                // Queued behind what the peer does not read: it goes if it still can.
+                let n = Notification::send_hold_timer_expired();
+                let text = format!("the peer does not read; sent {n}");
+                self.send_notification(now, n);
+                self.go_idle(now, Counter::Increment, Restart::Damped, text);
+            }
             Input::OpenCollisionDump => {
                 self.send_notification(
                     now,

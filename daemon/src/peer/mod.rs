@@ -510,10 +510,21 @@ impl PeerTask {
         let addr = self.settings.address;
         let Some(link) = self.link(w) else { return };
         let hold = link.send_hold();
-        let Some(c) = link.conn.take() else { return };
+        if link.conn.is_none() {
+            return;
+        }
         warn!(peer = %addr, seconds = hold.as_secs(), "peer does not read: write queue full for the send hold time, closing");
-        self.closing.push(c.close());
-        self.feed(w, Input::TcpConnectionFails).await;
+        if matches!(
+            link.session.state(),
+            State::OpenSent | State::OpenConfirm | State::Established
+        ) {
+            // RFC 9687: NOTIFICATION Send Hold Timer Expired, queued last (it reaches the
+            // peer only if it starts reading within the close's grace), then the close.
+            self.feed(w, Input::SendHoldTimerExpired).await;
+        } else if let Some(c) = self.link(w).and_then(|l| l.conn.take()) {
+            self.closing.push(c.close());
+            self.feed(w, Input::TcpConnectionFails).await;
+        }
     }
 
     async fn stop(&mut self, reason: StopReason) {

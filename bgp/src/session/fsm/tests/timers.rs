@@ -390,3 +390,24 @@ fn stopped_session_still_refuses_connections() {
     assert!(outs.contains(&Output::Disconnect), "{outs:?}");
     assert_eq!(h.s.state(), State::Idle);
 }
+
+/// RFC 9687: the IO layer saw no write progress for the send hold time. In every state with
+/// a connection: NOTIFICATION 8 (Send Hold Timer Expired), the connection closed, Idle.
+#[test]
+fn send_hold_timer_expiry_notifies_and_closes() {
+    for state in [State::OpenSent, State::OpenConfirm, State::Established] {
+        let mut h = H::at(state);
+        let outs = h.feed(Input::SendHoldTimerExpired);
+        assert_eq!(
+            sent_notification(&outs),
+            Some(&Notification::send_hold_timer_expired()),
+            "{state:?}"
+        );
+        assert!(outs.contains(&Output::Disconnect), "{state:?}: {outs:?}");
+        assert_eq!(h.s.state(), State::Idle, "{state:?}");
+    }
+    assert_eq!(
+        Notification::send_hold_timer_expired().to_string(),
+        "Send Hold Timer Expired / Unspecific"
+    );
+}
