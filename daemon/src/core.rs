@@ -460,6 +460,7 @@ impl Core {
                     .peers
                     .get(&address)
                     .map_or(0, |h| h.settings.advertisement_interval);
+                let rib = self.rib.stats(address);
                 tokio::spawn(async move {
                     let r = match wait(rx).await {
                         Some(v) => Response::data(PeerDetail {
@@ -470,6 +471,7 @@ impl Core {
                             password: v.settings.password.is_some(),
                             advertisement_interval,
                             session: v.status,
+                            rib,
                         }),
                         None => Response::error(format!("peer {address} did not answer")),
                     };

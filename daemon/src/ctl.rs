@@ -281,6 +281,12 @@ pub fn render_peer(d: &PeerDetail) -> String {
         let fams: Vec<String> = n.families.iter().map(ToString::to_string).collect();
         let _ = writeln!(o, "    Address families: {}", fams.join(", "));
     }
+    let r = &d.rib;
+    let _ = writeln!(
+        o,
+        "  Dropped routes: loops {}, treat-as-withdraw {}, unsendable {}",
+        r.loops_dropped, r.treated_as_withdraw, r.unsendable
+    );
     let c = &s.counters;
     let _ = writeln!(o, "  Message statistics:");
     let _ = writeln!(o, "    {:<16} {:>10} {:>10}", "", "Sent", "Rcvd");

@@ -455,6 +455,19 @@ impl SpeakerRib {
         out
     }
 
+    /// The RIB's drop counters for `addr` (zero for a peer it does not know yet).
+    pub fn stats(&self, addr: IpAddr) -> crate::control::PeerRibStats {
+        self.ids
+            .get(&addr)
+            .and_then(|&id| self.rib.stats(id).ok())
+            .map(|s| crate::control::PeerRibStats {
+                loops_dropped: s.loops_dropped,
+                treated_as_withdraw: s.treated_as_withdraw,
+                unsendable: s.unsendable,
+            })
+            .unwrap_or_default()
+    }
+
     pub fn counts(&self, addr: IpAddr) -> Vec<FamilyCounts> {
         let Some(&id) = self.ids.get(&addr) else {
             return vec![FamilyCounts {

@@ -136,4 +136,18 @@ pub struct PeerDetail {
     pub advertisement_interval: u16,
     /// Counters, timers, negotiated capabilities and the last NOTIFICATIONs.
     pub session: SessionStatus,
+    /// What the RIB dropped or could not send for this peer.
+    #[serde(default)]
+    pub rib: PeerRibStats,
+}
+
+/// Per-peer RIB counters since the peer was configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRibStats {
+    /// Routes dropped by loop detection (own AS in AS_PATH, ORIGINATOR_ID, CLUSTER_LIST).
+    pub loops_dropped: u64,
+    /// UPDATEs handled as withdraw (RFC 7606).
+    pub treated_as_withdraw: u64,
+    /// Routes not advertised because their attributes do not fit a message.
+    pub unsendable: u64,
 }

@@ -360,6 +360,17 @@ fn ebgp_evpnd_and_frr_leaves_through_an_evpnd_spine() {
          routes back): {adv}"
     );
     eprintln!("leaf3 sent {looped} routes back to the spine; it kept none");
+    // And the spine counted each one it dropped (`show peer`, the RIB's loop counter).
+    let leaf3 = lab.exec(
+        "spine1",
+        &[ctl_path(&lab), "show", "peer", "10.1.3.1", "-j"],
+    );
+    let leaf3: Value = serde_json::from_str(&leaf3).unwrap_or_default();
+    let dropped = leaf3["rib"]["loops_dropped"].as_u64().unwrap_or(0);
+    assert!(
+        dropped >= looped as u64,
+        "spine counted {dropped} looped routes from leaf3, leaf3 sent {looped}: {leaf3}"
+    );
 
     down_leaves_nothing(&lab.name, &lab.file);
     eprintln!("test body {:?}", t.elapsed());
@@ -445,4 +456,8 @@ fn ebgp_evpnd_leaf_restart_leaves_no_stale_entries() {
 
     down_leaves_nothing(&lab.name, &lab.file);
     eprintln!("test body {:?}", t.elapsed());
+}
+
+fn ctl_path(lab: &Lab) -> &str {
+    lab.evpnctl.to_str().expect("utf-8 path")
 }
