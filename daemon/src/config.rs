@@ -410,6 +410,9 @@ pub struct Config {
     pub networks: BTreeSet<Ipv4Net>,
 }
 
+/// Keys whose `EVPND_…` override is a comma-separated list.
+const ENV_LIST_KEYS: [&str; 3] = ["global.listen", "evpn.vnis", "ipv4_unicast.networks"];
+
 impl Config {
     /// Loads `path` (TOML, or YAML for `.yaml`/`.yml`) with `EVPND_SECTION__KEY` environment
     /// overrides (e.g. `EVPND_GLOBAL__ASN=65001`), and validates it.
@@ -431,12 +434,26 @@ impl Config {
             Some("yaml" | "yml") => config::FileFormat::Yaml,
             _ => config::FileFormat::Toml,
         };
-        let env: config::Map<String, String> = env
+        let mut env: config::Map<String, String> = env
             .into_iter()
             // Every top-level key is a section, so an override is EVPND_SECTION__KEY; other
             // EVPND_* variables (EVPND_BIN of the lab runner) are not config.
             .filter(|(k, _)| k.starts_with("EVPND_") && k.contains("__"))
             .collect();
+        // The list-valued keys take comma-separated values (EVPND_EVPN__VNIS=100,200). Set
+        // as lists here: the config crate's own list parsing turns a lone `300` into a
+        // number, not a list of one.
+        let mut lists: Vec<(String, Vec<String>)> = Vec::new();
+        env.retain(|k, v| {
+            let key = k["EVPND_".len()..].to_lowercase().replace("__", ".");
+            if ENV_LIST_KEYS.contains(&key.as_str()) {
+                let items = v.split(',').map(|s| s.trim().to_string());
+                lists.push((key, items.filter(|s| !s.is_empty()).collect()));
+                false
+            } else {
+                true
+            }
+        });
         let built = config::Config::builder()
             .add_source(config::File::from_str(&text, format))
             .add_source(
@@ -445,8 +462,11 @@ impl Config {
                     .separator("__")
                     .try_parsing(true)
                     .source(Some(env)),
-            )
-            .build()
+            );
+        let built = lists
+            .into_iter()
+            .try_fold(built, |b, (key, items)| b.set_override(key, items))
+            .and_then(|b| b.build())
             .map_err(|e| ConfigError::Load {
                 file: file.clone(),
                 message: e.to_string(),
@@ -902,6 +922,38 @@ advertise_all_vni = true
     fn environment_overrides_the_file() {
         let c = load_env(LEAF, &[("EVPND_GLOBAL__ASN", "65001"), ("OTHER", "x")]).unwrap();
         assert_eq!(c.file.global.asn, 65001);
+        // List-valued keys: comma-separated.
+        let c = load_env(
+            LEAF,
+            &[
+                ("EVPND_EVPN__ADVERTISE_ALL_VNI", "false"),
+                ("EVPND_EVPN__VNIS", "100,200"),
+                ("EVPND_GLOBAL__LISTEN", "127.0.0.1:179,[::1]:179"),
+                ("EVPND_IPV4_UNICAST__NETWORKS", "10.0.0.1/32,10.9.0.0/16"),
+                ("EVPND_LOGGING__LEVEL", "debug"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.file.evpn.vnis, vec![100, 200]);
+        assert_eq!(
+            c.file.global.listen,
+            vec![
+                "127.0.0.1:179".parse::<SocketAddr>().unwrap(),
+                "[::1]:179".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.networks.len(), 2);
+        assert_eq!(c.file.logging.level, "debug");
+        // One element is a list of one.
+        let c = load_env(
+            LEAF,
+            &[
+                ("EVPND_EVPN__ADVERTISE_ALL_VNI", "false"),
+                ("EVPND_EVPN__VNIS", "300"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.file.evpn.vnis, vec![300]);
     }
 
     fn err(text: &str) -> String {
