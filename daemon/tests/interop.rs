@@ -547,35 +547,9 @@ fn route_reflector_between_gobgpd_and_frr() {
     require("gobgp");
     let dir = scratch("rr");
     let (g, rr, f) = (ip(81), ip(82), ip(83));
-    let (pg, prr, api) = (free_port(g), free_port(rr), free_port(Ipv4Addr::LOCALHOST));
-    let conf = dir.join("gobgpd.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"[global.config]
-  as = 65000
-  router-id = "10.0.0.81"
-  port = {pg}
-  local-address-list = ["{g}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{rr}"
-    peer-as = 65000
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l2vpn-evpn"
-"#
-        ),
-    )
-    .unwrap();
-    let _gobgpd = spawn_gobgpd(
-        &conf,
-        api,
-        dir.join("gobgpd-state"),
-        SocketAddr::from((g, pg)),
-    );
+    let prr = free_port(rr);
+    let gob = Gobgpd::start(&dir, "gobgpd", g, 65000, rr);
+    let pg = gob.port;
     let frr = Frr::start_as(&dir, f, rr, None, "", 65000);
     let frr_port = frr.addr.port();
     let ev = Evpnd::start(
@@ -595,33 +569,28 @@ fn route_reflector_between_gobgpd_and_frr() {
     );
     ev.wait_established("127.0.0.81", Duration::from_secs(20));
     ev.wait_established("127.0.0.83", Duration::from_secs(20));
-    let out = Command::new("gobgp")
-        .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
-        .args([
-            "global",
-            "rib",
-            "-a",
-            "evpn",
-            "add",
-            "macadv",
-            "aa:bb:cc:00:00:81",
-            "10.1.1.81",
-            "etag",
-            "0",
-            "label",
-            "100",
-            "rd",
-            "10.0.0.81:100",
-            "rt",
-            "65000:100",
-            "encap",
-            "vxlan",
-            "nexthop",
-            "10.0.0.81",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    gob.cli(&[
+        "global",
+        "rib",
+        "-a",
+        "evpn",
+        "add",
+        "macadv",
+        "aa:bb:cc:00:00:81",
+        "10.1.1.81",
+        "etag",
+        "0",
+        "label",
+        "100",
+        "rd",
+        "10.0.0.81:100",
+        "rt",
+        "65000:100",
+        "encap",
+        "vxlan",
+        "nexthop",
+        "10.0.0.81",
+    ]);
     let show = || {
         let out = Command::new("vtysh")
             .arg("--vty_socket")
@@ -678,35 +647,9 @@ fn max_prefix_teardown_against_gobgpd() {
     require("gobgp");
     let dir = scratch("maxpfx");
     let (g, e) = (ip(85), ip(86));
-    let (pg, pe, api) = (free_port(g), free_port(e), free_port(Ipv4Addr::LOCALHOST));
-    let conf = dir.join("gobgpd.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"[global.config]
-  as = 65002
-  router-id = "10.0.0.85"
-  port = {pg}
-  local-address-list = ["{g}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{e}"
-    peer-as = 65000
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l2vpn-evpn"
-"#
-        ),
-    )
-    .unwrap();
-    let _gobgpd = spawn_gobgpd(
-        &conf,
-        api,
-        dir.join("gobgpd-state"),
-        SocketAddr::from((g, pg)),
-    );
+    let pe = free_port(e);
+    let gob = Gobgpd::start(&dir, "gobgpd", g, 65002, e);
+    let pg = gob.port;
     let ev = Evpnd::start(
         &dir,
         "e",
@@ -723,33 +666,7 @@ fn max_prefix_teardown_against_gobgpd() {
     );
     ev.wait_established("127.0.0.85", Duration::from_secs(20));
     for mac in ["aa:bb:cc:00:00:85", "aa:bb:cc:00:00:86"] {
-        let out = Command::new("gobgp")
-            .args(["-p", &api.to_string(), "-u", "127.0.0.1"])
-            .args([
-                "global",
-                "rib",
-                "-a",
-                "evpn",
-                "add",
-                "macadv",
-                mac,
-                "0.0.0.0",
-                "etag",
-                "0",
-                "label",
-                "100",
-                "rd",
-                "10.0.0.85:100",
-                "rt",
-                "65002:100",
-                "encap",
-                "vxlan",
-                "nexthop",
-                "10.0.0.85",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
+        gob.mac_route("add", mac, "10.0.0.85", "65002:100");
     }
     let ok = wait_until(Duration::from_secs(10), || {
         let n = &ev.peer("127.0.0.85")["session"]["counters"]["last_notification_sent"];
